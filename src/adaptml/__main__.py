@@ -1,0 +1,3 @@
+from adaptml.cli import main
+
+main()

@@ -1,0 +1,192 @@
+"""The ``adaptml`` command line: each command loads its inputs, calls one core function, reports."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from adaptml import __version__
+from adaptml.errors import AdaptmlError
+
+app = typer.Typer(
+    name="adaptml",
+    help="From a tabular dataset on S3 to ranked, deployed, self-refreshing models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ConfigArg = Annotated[Path, typer.Argument(help="The YAML config file.", show_default=False)]
+
+
+def one_line_errors(func: F) -> F:
+    """Print adaptml errors as one line on stderr and exit non-zero, instead of a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except AdaptmlError as error:
+            err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"adaptml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """adaptml: train, rank, publish and serve tabular models."""
+
+
+@app.command()
+@one_line_errors
+def s3(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
+) -> None:
+    """Run the embedded S3-compatible server (moto) until Ctrl-C."""
+    from adaptml.s3server import EmbeddedS3, client_environment
+
+    server = EmbeddedS3(host, port)
+    try:
+        server.start()
+    except OSError as error:
+        raise AdaptmlError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
+    console.print(f"embedded S3 listening on [bold]{server.endpoint}[/] (Ctrl-C to stop)")
+    console.print("export these to use it:")
+    for key, value in client_environment(server.endpoint).items():
+        console.print(f"  export {key}={value}", highlight=False)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopping embedded S3")
+    finally:
+        server.stop()
+
+
+@app.command()
+@one_line_errors
+def seed(config: ConfigArg) -> None:
+    """Upload the bundled example dataset named by CONFIG's data.uri to S3."""
+    from adaptml.config import load_config
+    from adaptml.datasets import seed as seed_dataset
+
+    cfg = load_config(config)
+    console.print(f"uploaded {seed_dataset(cfg.data.uri)}")
+
+
+@app.command()
+@one_line_errors
+def inspect(config: ConfigArg) -> None:
+    """Read CONFIG's dataset from S3 and show its shape and column types."""
+    from rich.table import Table
+
+    from adaptml.config import load_config
+    from adaptml.storage import Storage
+
+    cfg = load_config(config)
+    frame = Storage().read_dataset(cfg.data.uri)
+    console.print(f"{cfg.data.uri}: {len(frame):,} rows x {frame.shape[1]} columns", highlight=False)
+    table = Table()
+    for column in ("column", "dtype", "missing", "unique"):
+        table.add_column(column)
+    for name in frame.columns:
+        series = frame[name]
+        table.add_row(str(name), str(series.dtype), f"{series.isna().sum():,}", f"{series.nunique():,}")
+    console.print(table)
+
+
+@app.command()
+@one_line_errors
+def train(
+    config: ConfigArg,
+    workers: Annotated[int, typer.Option(help="Luigi workers running tasks in parallel.")] = 1,
+    scheduler_url: Annotated[
+        str | None, typer.Option(help="A central luigid scheduler, e.g. http://localhost:8082.")
+    ] = None,
+) -> None:
+    """Run the training pipeline and publish a new model version."""
+    from adaptml.config import load_config
+    from adaptml.pipeline.runner import train_command
+
+    train_command(load_config(config), workers=workers, scheduler_url=scheduler_url, console=console)
+
+
+@app.command()
+@one_line_errors
+def serve(
+    config: Annotated[Path | None, typer.Option(help="The YAML config file.")] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the web application with the latest published models."""
+    from adaptml.serving.server import serve_command
+
+    serve_command(config, host=host, port=port, console=console)
+
+
+@app.command()
+@one_line_errors
+def predict(
+    config: ConfigArg,
+    input_csv: Annotated[Path, typer.Argument(help="CSV of records to predict.", show_default=False)],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the CSV here.")] = None,
+) -> None:
+    """Predict a CSV with every model of the latest version, without a server."""
+    from adaptml.config import load_config
+    from adaptml.serving.batch import predict_command
+
+    predict_command(load_config(config), input_csv, output, console=console)
+
+
+@app.command(name="lambda-local")
+@one_line_errors
+def lambda_local(
+    queue: Annotated[str, typer.Option(help="SQS queue URL or name carrying the S3 notifications.")],
+) -> None:
+    """Run the reload Lambda handler locally, fed by the bucket's S3 notifications through SQS."""
+    from adaptml.reload.local import run_local
+
+    run_local(queue, console=console)
+
+
+@app.command()
+@one_line_errors
+def demo(
+    config: Annotated[Path, typer.Option(help="The YAML config file.")] = Path("configs/hotel_rates.yaml"),
+    port: Annotated[int, typer.Option(help="Port of the web app.")] = 8000,
+    s3_port: Annotated[int, typer.Option(help="Port of the embedded S3 server.")] = 9000,
+) -> None:
+    """Start embedded S3, seed the example data, train, publish and serve until Ctrl-C."""
+    from adaptml.demo import run_demo
+
+    run_demo(config, port=port, s3_port=s3_port, console=console)
+
+
+def main() -> None:
+    app(prog_name="adaptml")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

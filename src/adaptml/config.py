@@ -1,0 +1,173 @@
+"""The typed, frozen configuration: one YAML file validated into one ``Config`` object.
+
+Unknown keys, wrong types and missing required keys are errors that name the key and the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from adaptml.errors import ConfigError
+
+__all__ = [
+    "CLASSIFICATION_METRICS",
+    "MODEL_NAMES",
+    "REGRESSION_METRICS",
+    "Config",
+    "DataConfig",
+    "ServingConfig",
+    "SplitConfig",
+    "TuningConfig",
+    "load_config",
+    "parse_config",
+]
+
+MODEL_NAMES = (
+    "dummy",
+    "ridge",
+    "random_forest",
+    "extra_trees",
+    "hist_gradient_boosting",
+    "lightgbm",
+    "xgboost",
+)
+REGRESSION_METRICS = ("rmse", "mae", "r2", "mape", "rmsle")
+CLASSIFICATION_METRICS = (
+    "roc_auc",
+    "accuracy",
+    "balanced_accuracy",
+    "f1",
+    "precision",
+    "recall",
+    "log_loss",
+    "mcc",
+)
+DEFAULT_MODELS = ("ridge", "random_forest", "hist_gradient_boosting", "lightgbm", "xgboost")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+def _s3_uri(value: str) -> str:
+    if not value.startswith("s3://") or len(value) <= len("s3://") or value[5] == "/":
+        raise ValueError(f"must be an s3://bucket/key URI, got {value!r}")
+    return value.rstrip("/")
+
+
+class DataConfig(_Strict):
+    uri: str
+    target: str = Field(min_length=1)
+    task: Literal["auto", "regression", "classification"] = "auto"
+    drop: tuple[str, ...] = ()
+
+    _check_uri = field_validator("uri")(_s3_uri)
+
+
+class SplitConfig(_Strict):
+    strategy: Literal["random", "stratified", "time"] = "random"
+    test_size: float = Field(default=0.2, gt=0.0, lt=1.0)
+    seed: int = 0
+    time_column: str | None = None
+
+    @model_validator(mode="after")
+    def _time_needs_column(self) -> SplitConfig:
+        if self.strategy == "time" and not self.time_column:
+            raise ValueError("strategy 'time' needs split.time_column")
+        return self
+
+
+class TuningConfig(_Strict):
+    budget_seconds: float = Field(default=0.0, ge=0.0)
+    cv_folds: int = Field(default=5, ge=2, le=20)
+
+
+class ServingConfig(_Strict):
+    dask_threshold: int = Field(default=10, ge=1)
+    max_rows: int = Field(default=1_000_000, ge=1)
+    max_upload_mb: float = Field(default=200.0, gt=0)
+    poll_seconds: float = Field(default=10.0, ge=0.0)
+    preview_rows: int = Field(default=50, ge=1)
+
+
+class Config(_Strict):
+    project: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    data: DataConfig
+    split: SplitConfig = SplitConfig()
+    models: tuple[str, ...] = DEFAULT_MODELS
+    metric: str | None = None
+    registry: str
+    tuning: TuningConfig = TuningConfig()
+    serving: ServingConfig = ServingConfig()
+
+    _check_registry = field_validator("registry")(_s3_uri)
+
+    @field_validator("models")
+    @classmethod
+    def _known_models(cls, models: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [m for m in models if m not in MODEL_NAMES]
+        if unknown:
+            raise ValueError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_NAMES)}")
+        if not models:
+            raise ValueError("list at least one model")
+        return tuple(dict.fromkeys(models))
+
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> Config:
+        if self.metric is None:
+            return self
+        allowed = {
+            "regression": REGRESSION_METRICS,
+            "classification": CLASSIFICATION_METRICS,
+            "auto": REGRESSION_METRICS + CLASSIFICATION_METRICS,
+        }[self.data.task]
+        if self.metric not in allowed:
+            raise ValueError(f"metric {self.metric!r} does not fit task {self.data.task!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _format_error(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return f"{source}: unknown key '{key}'"
+    if kind == "missing":
+        return f"{source}: missing required key '{key}'"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{source}: invalid value for '{key}': {message}"
+
+
+def parse_config(raw: object, *, source: str = "<config>") -> Config:
+    """Validate an already-parsed mapping into a ``Config``."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_format_error(error, source)) from error
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise ConfigError(f"{path}: config file not found") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config file ({error.__class__.__name__})") from error
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from error
+    return parse_config(raw, source=str(path))

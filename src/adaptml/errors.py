@@ -1,0 +1,108 @@
+"""The one exception tree of adaptml; every error knows its HTTP status and prints as one line.
+
+AdaptmlError                      500  base; ``str(err)`` is a one-line message for humans
+├── ConfigError                   400  a config file is unreadable or invalid (names the key and file)
+├── StorageError                  502  S3 said no or could not be reached
+│   ├── BucketNotFound            404
+│   ├── ObjectNotFound            404
+│   ├── AccessDenied              403  bad credentials or missing permission
+│   └── EndpointUnreachable       503
+├── DataError                     422  a dataset cannot be used for training (empty, no target, ...)
+├── RegistryError                 503  the model registry is empty or inconsistent
+│   ├── NoPublishedVersion        503
+│   └── IntegrityError            503  a file does not match its manifest (sha256, size, signature)
+├── InputError                    400  a client's prediction input is wrong (names row and column)
+│   ├── UnsupportedMediaType      415
+│   └── PayloadTooLarge           413
+└── NotReady                      503  no verified model version is loaded yet
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDenied",
+    "AdaptmlError",
+    "BucketNotFound",
+    "ConfigError",
+    "DataError",
+    "EndpointUnreachable",
+    "InputError",
+    "IntegrityError",
+    "NoPublishedVersion",
+    "NotReady",
+    "ObjectNotFound",
+    "PayloadTooLarge",
+    "RegistryError",
+    "StorageError",
+    "UnsupportedMediaType",
+]
+
+
+class AdaptmlError(Exception):
+    """Base of every error adaptml raises on purpose."""
+
+    status_code: int = 500
+
+    def __init__(self, message: str, *, details: object | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(AdaptmlError):
+    status_code = 400
+
+
+class StorageError(AdaptmlError):
+    status_code = 502
+
+
+class BucketNotFound(StorageError):
+    status_code = 404
+
+
+class ObjectNotFound(StorageError):
+    status_code = 404
+
+
+class AccessDenied(StorageError):
+    status_code = 403
+
+
+class EndpointUnreachable(StorageError):
+    status_code = 503
+
+
+class DataError(AdaptmlError):
+    status_code = 422
+
+
+class RegistryError(AdaptmlError):
+    status_code = 503
+
+
+class NoPublishedVersion(RegistryError):
+    status_code = 503
+
+
+class IntegrityError(RegistryError):
+    status_code = 503
+
+
+class InputError(AdaptmlError):
+    status_code = 400
+
+
+class UnsupportedMediaType(InputError):
+    status_code = 415
+
+
+class PayloadTooLarge(InputError):
+    status_code = 413
+
+
+class NotReady(AdaptmlError):
+    status_code = 503

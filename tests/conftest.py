@@ -1,0 +1,45 @@
+"""Shared fixtures: config -> s3 -> storage, against the embedded S3 server over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from adaptml.s3server import EmbeddedS3, client_environment
+from adaptml.storage import Storage, default_client
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[EmbeddedS3]:
+    """One embedded S3 server for the whole session; its environment is exported for boto3."""
+    server = EmbeddedS3("127.0.0.1", 0).start()
+    saved = dict(os.environ)
+    os.environ.update(client_environment(server.endpoint))
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        yield server
+    finally:
+        server.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_server: EmbeddedS3) -> object:
+    return default_client()
+
+
+@pytest.fixture
+def storage(s3_client: object) -> Storage:
+    return Storage(s3_client)
+
+
+@pytest.fixture
+def bucket(storage: Storage) -> str:
+    """A fresh, empty bucket per test."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    storage.ensure_bucket(name)
+    return name
