@@ -114,9 +114,7 @@ class Registry:
         return self.project_uri.join("runs", run_id)
 
     # -- writing -----------------------------------------------------------------------------------
-    def publish(
-        self, version: str, files: Mapping[str, bytes], metadata: Mapping[str, Any] | None = None
-    ) -> Latest:
+    def publish(self, version: str, files: Mapping[str, bytes], metadata: Mapping[str, Any] | None = None) -> Latest:
         """Upload every file, then the manifest, then LATEST: readers never see a partial version."""
         if MANIFEST in files:
             raise RegistryError(f"'{MANIFEST}' is written by the registry, not passed in")
@@ -149,14 +147,10 @@ class Registry:
                 raise ObjectNotFound(str(self.latest_uri))
             raw = self.storage.get_bytes(self.latest_uri)
         except ObjectNotFound as error:
-            raise NoPublishedVersion(
-                f"no published version of {self.project} at {self.project_uri}"
-            ) from error
+            raise NoPublishedVersion(f"no published version of {self.project} at {self.project_uri}") from error
         try:
             pointer = json.loads(raw)
-            return Latest(
-                str(pointer["version"]), str(pointer["manifest_sha256"]), str(meta["ETag"]).strip('"')
-            )
+            return Latest(str(pointer["version"]), str(pointer["manifest_sha256"]), str(meta["ETag"]).strip('"'))
         except (ValueError, KeyError, TypeError) as error:
             raise IntegrityError(f"{self.latest_uri}: not a valid LATEST pointer") from error
 
@@ -170,9 +164,7 @@ class Registry:
         found = [u for u in self.storage.list(f"{prefix}/") if u.endswith(suffix)]
         return sorted(u[: -len(suffix)].rsplit("/", 1)[-1] for u in found)
 
-    def load(
-        self, version: str | None = None, *, expected_manifest_sha256: str | None = None
-    ) -> LoadedVersion:
+    def load(self, version: str | None = None, *, expected_manifest_sha256: str | None = None) -> LoadedVersion:
         """Download a version and verify the manifest's checksum and signature and every file's sha256."""
         if version is None:
             pointer = self.latest()

@@ -199,9 +199,7 @@ class Storage:
         except NoCredentialsError as error:
             raise AccessDenied(f"no AWS credentials found for {loc} (set AWS_PROFILE or keys)") from error
         except (EndpointConnectionError, BotoConnectionError) as error:
-            raise EndpointUnreachable(
-                f"S3 endpoint unreachable: {self.endpoint} (while accessing {loc})"
-            ) from error
+            raise EndpointUnreachable(f"S3 endpoint unreachable: {self.endpoint} (while accessing {loc})") from error
 
 
 def _error_code(error: BaseException) -> str:
@@ -223,9 +221,7 @@ def read_table(data: bytes, *, name: str, source: str | None = None) -> pd.DataF
     try:
         if lowered.endswith((".parquet", ".pq")):
             return pd.read_parquet(buffer)
-        compression: Literal["gzip"] | None = (
-            "gzip" if lowered.endswith(".gz") or data[:2] == b"\x1f\x8b" else None
-        )
+        compression: Literal["gzip"] | None = "gzip" if lowered.endswith(".gz") or data[:2] == b"\x1f\x8b" else None
         sep = "\t" if ".tsv" in lowered else ","
         return pd.read_csv(buffer, compression=compression, sep=sep, low_memory=False)
     except pd.errors.EmptyDataError as error:

@@ -1,0 +1,245 @@
+"""The input schema of a model version: which raw columns a record has, their kinds, categories and ranges.
+
+Training infers it from the raw dataset (``infer_schema``); it is published as ``schema.json``; serving and the
+first step of every pickled pipeline use ``coerce`` to turn raw records (strings, numbers, missing markers) into
+typed columns. ``strict=True`` names the row and column of the first bad value; ``strict=False`` makes it missing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from adaptml.errors import InputError
+
+__all__ = ["MISSING_MARKERS", "ColumnSpec", "Schema", "coerce_column", "infer_kind", "infer_schema"]
+
+Kind = Literal["numeric", "categorical", "datetime"]
+
+MISSING_MARKERS = frozenset(
+    {"", "?", "na", "n/a", "nan", "null", "none", "nil", "-", "--", "not_applicable", "missing", "#n/a"}
+)
+_NUMBER_TEXT = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][+-]?\d+)?$|^[+-]?\.\d+$")
+_TRUE = {"true", "yes", "y", "t"}
+_FALSE = {"false", "no", "n", "f"}
+MAX_CATEGORIES = 200
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    kind: Kind
+    dtype: str = ""
+    nullable: bool = True
+    min: float | str | None = None
+    max: float | str | None = None
+    integer: bool = False
+    categories: tuple[str, ...] = ()
+    n_unique: int = 0
+
+
+@dataclass(frozen=True)
+class Schema:
+    target: str
+    task: str
+    columns: tuple[ColumnSpec, ...]
+    classes: tuple[Any, ...] = ()
+    example: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSpec:
+        for spec in self.columns:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    # -- serialisation -----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["classes"] = list(self.classes)
+        for col in data["columns"]:
+            col["categories"] = list(col["categories"])
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=_json_default)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Schema:
+        columns = tuple(ColumnSpec(**{**c, "categories": tuple(c.get("categories", ()))}) for c in data["columns"])
+        return cls(
+            target=data["target"],
+            task=data["task"],
+            columns=columns,
+            classes=tuple(data.get("classes", ())),
+            example=dict(data.get("example", {})),
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Schema:
+        return cls.from_dict(json.loads(text))
+
+    # -- coercion ----------------------------------------------------------------------------------
+    def coerce(self, frame: pd.DataFrame, *, strict: bool = True, row_offset: int = 1) -> pd.DataFrame:
+        """Typed copy of ``frame`` with exactly the schema's columns, in order.
+
+        Missing columns are an InputError; extra columns are dropped (callers report them via ``extra_columns``).
+        Rows are numbered from ``row_offset`` in messages (1 = the first data row).
+        """
+        missing = [name for name in self.names if name not in frame.columns]
+        if missing:
+            listed = ", ".join(f"'{m}'" for m in missing[:10])
+            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            raise InputError(f"missing column{'s' if len(missing) > 1 else ''} {listed}{more}")
+        return pd.DataFrame(
+            {
+                spec.name: coerce_column(frame[spec.name], spec, strict=strict, row_offset=row_offset)
+                for spec in self.columns
+            },
+            index=frame.index,
+        )
+
+    def extra_columns(self, columns: Iterable[object]) -> list[str]:
+        known = set(self.names) | {self.target}
+        return [str(c) for c in columns if c not in known]
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return str(value)
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Strings stripped of whitespace, with every missing marker turned into NaN."""
+    text = series.astype("object").where(series.notna(), None)
+    text = text.map(lambda v: v if v is None else str(v).strip())
+    return text.where(~text.map(lambda v: v is None or v.lower() in MISSING_MARKERS), np.nan)
+
+
+def _to_number(text: pd.Series) -> pd.Series:
+    cleaned = text.map(lambda v: v.replace(",", "") if isinstance(v, str) and _NUMBER_TEXT.match(v) else v)
+    lowered = cleaned.map(lambda v: v.lower() if isinstance(v, str) else v)
+    booleans = lowered.map(lambda v: 1.0 if v in _TRUE else 0.0 if v in _FALSE else v)
+    return pd.to_numeric(booleans, errors="coerce")
+
+
+def _bad_value(text: pd.Series, parsed: pd.Series, name: str, expected: str, row_offset: int) -> InputError:
+    bad = text.notna() & parsed.isna()
+    position = int(np.flatnonzero(bad.to_numpy())[0])
+    value = str(text.iloc[position])
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    count = int(bad.sum())
+    more = f" ({count} bad values in this column)" if count > 1 else ""
+    return InputError(
+        f"row {position + row_offset}, column '{name}': expected {expected}, got {shown!r}{more}",
+        details={"row": position + row_offset, "column": name},
+    )
+
+
+def coerce_column(series: pd.Series, spec: ColumnSpec, *, strict: bool, row_offset: int = 1) -> pd.Series:
+    """One raw column converted to its schema kind (float64, object strings or datetime64)."""
+    if spec.kind == "numeric" and pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return series.astype("float64")
+    text = _as_text(series)
+    if spec.kind == "numeric":
+        parsed = _to_number(text)
+        if strict and (text.notna() & parsed.isna()).any():
+            raise _bad_value(text, parsed, spec.name, "a number", row_offset)
+        return parsed.astype("float64")
+    if spec.kind == "datetime":
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        if strict and (text.notna() & parsed.isna()).any():
+            raise _bad_value(text, parsed, spec.name, "a date", row_offset)
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+        return parsed.astype("datetime64[ns]")
+    return text.astype("object")
+
+
+def infer_kind(series: pd.Series) -> Kind:
+    """numeric if (nearly) every present value parses as a number, datetime if as a date, else categorical."""
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    text = _as_text(series).dropna()
+    if text.empty:
+        return "categorical"
+    if _to_number(text).notna().mean() >= 0.99:
+        return "numeric"
+    sample = text.head(2000)
+    looks_dated = sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).mean() >= 0.95
+    if looks_dated and pd.to_datetime(sample, errors="coerce", format="mixed").notna().mean() >= 0.99:
+        return "datetime"
+    return "categorical"
+
+
+def infer_schema(
+    frame: pd.DataFrame, *, target: str, task: str, classes: Iterable[Any] = (), example_row: int = 0
+) -> Schema:
+    """The schema of every feature column of a raw frame (all columns but the target)."""
+    specs = []
+    for name in frame.columns:
+        if name == target:
+            continue
+        specs.append(_spec_for(str(name), frame[name]))
+    schema = Schema(target=target, task=task, columns=tuple(specs), classes=tuple(classes))
+    typed = schema.coerce(frame.drop(columns=[target], errors="ignore"), strict=False)
+    example = _example_record(typed, schema, example_row)
+    return Schema(target, task, schema.columns, schema.classes, example)
+
+
+def _spec_for(name: str, series: pd.Series) -> ColumnSpec:
+    kind = infer_kind(series)
+    probe = ColumnSpec(name=name, kind=kind)
+    typed = coerce_column(series, probe, strict=False)
+    nullable = bool(typed.isna().any())
+    n_unique = int(typed.nunique())
+    if kind == "numeric":
+        present = typed.dropna()
+        integer = bool(len(present)) and bool((present == present.round()).all())
+        low = float(present.min()) if len(present) else None
+        high = float(present.max()) if len(present) else None
+        return ColumnSpec(name, kind, "float64", nullable, low, high, integer, (), n_unique)
+    if kind == "datetime":
+        present = typed.dropna()
+        low_s = present.min().isoformat() if len(present) else None
+        high_s = present.max().isoformat() if len(present) else None
+        return ColumnSpec(name, kind, "datetime64[ns]", nullable, low_s, high_s, False, (), n_unique)
+    counts = typed.value_counts()
+    categories = tuple(str(c) for c in counts.index[:MAX_CATEGORIES])
+    return ColumnSpec(name, "categorical", "object", nullable, None, None, False, categories, n_unique)
+
+
+def _example_record(typed: pd.DataFrame, schema: Schema, row: int) -> dict[str, Any]:
+    """A realistic record: the given row, with any missing value filled by the column's typical value."""
+    if typed.empty:
+        return {}
+    record: dict[str, Any] = {}
+    chosen = typed.iloc[min(row, len(typed) - 1)]
+    for spec in schema.columns:
+        value = chosen[spec.name]
+        column = typed[spec.name].dropna()
+        if pd.isna(value) and len(column):
+            value = column.median() if spec.kind == "numeric" else column.mode().iloc[0]
+        if pd.isna(value):
+            record[spec.name] = None
+        elif spec.kind == "numeric":
+            record[spec.name] = int(value) if spec.integer else float(value)
+        elif spec.kind == "datetime":
+            record[spec.name] = pd.Timestamp(value).date().isoformat()
+        else:
+            record[spec.name] = str(value)
+    return record

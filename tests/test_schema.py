@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adaptml.errors import InputError
+from adaptml.schema import Schema, infer_kind, infer_schema
+
+RAW = pd.DataFrame(
+    {
+        "amount": ["1,200", "35", "?", "7.5"],
+        "when": ["2020-01-02", "2020-02-03", "", "2021-12-31"],
+        "colour": [" red", "blue ", "not_applicable", "red"],
+        "flag": ["yes", "no", "yes", "no"],
+        "y": [1.0, 2.0, 3.0, 4.0],
+    }
+)
+
+
+def test_infer_kinds():
+    assert infer_kind(RAW["amount"]) == "numeric"
+    assert infer_kind(RAW["when"]) == "datetime"
+    assert infer_kind(RAW["colour"]) == "categorical"
+    assert infer_kind(RAW["flag"]) == "numeric"
+
+
+def test_infer_schema_and_round_trip():
+    schema = infer_schema(RAW, target="y", task="regression")
+    assert schema.names == ["amount", "when", "colour", "flag"]
+    amount = schema.column("amount")
+    assert (amount.min, amount.max, amount.nullable) == (7.5, 1200.0, True)
+    assert schema.column("colour").categories == ("red", "blue")
+    assert schema.example["amount"] == 1200.0
+    assert schema.example["when"] == "2020-01-02"
+    assert Schema.from_json(schema.to_json()) == schema
+
+
+def test_coerce_types_and_missing():
+    schema = infer_schema(RAW, target="y", task="regression")
+    typed = schema.coerce(RAW)
+    assert typed["amount"].tolist()[:2] == [1200.0, 35.0]
+    assert np.isnan(typed["amount"].iloc[2])
+    assert typed["colour"].tolist()[:2] == ["red", "blue"]
+    assert pd.isna(typed["colour"].iloc[2])
+    assert typed["when"].dtype == "datetime64[ns]"
+    assert typed["flag"].tolist() == [1.0, 0.0, 1.0, 0.0]
+
+
+def test_coerce_errors_name_row_and_column():
+    schema = infer_schema(RAW, target="y", task="regression")
+    bad = RAW.copy()
+    bad.loc[2, "amount"] = "lots"
+    with pytest.raises(InputError, match=r"row 3, column 'amount': expected a number, got 'lots'"):
+        schema.coerce(bad)
+    assert np.isnan(schema.coerce(bad, strict=False)["amount"].iloc[2])
+    with pytest.raises(InputError, match="missing column 'when'"):
+        schema.coerce(RAW.drop(columns=["when"]))
+    assert schema.extra_columns(["amount", "zzz", "y"]) == ["zzz"]
