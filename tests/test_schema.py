@@ -57,3 +57,21 @@ def test_coerce_errors_name_row_and_column():
     with pytest.raises(InputError, match="missing column 'when'"):
         schema.coerce(RAW.drop(columns=["when"]))
     assert schema.extra_columns(["amount", "zzz", "y"]) == ["zzz"]
+
+
+def test_schema_coercer_inside_a_pickled_pipeline():
+    import pickle
+
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+
+    from adaptml.schema import SchemaCoercer
+
+    schema = infer_schema(RAW[["amount", "flag", "y"]], target="y", task="regression")
+    model = make_pipeline(SchemaCoercer(schema.to_dict()), LinearRegression())
+    train = pd.DataFrame({"amount": ["1", "2", "3", "4"], "flag": ["yes", "no", "yes", "no"]})
+    model.fit(train, [1.0, 2.0, 3.0, 4.0])
+    restored = pickle.loads(pickle.dumps(model))
+    got = restored.predict(pd.DataFrame({"amount": ["2,000"], "flag": ["no"], "extra": [1]}))
+    assert got.shape == (1,)
+    assert np.isfinite(got).all()

@@ -15,10 +15,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from adaptml.errors import InputError
 
-__all__ = ["MISSING_MARKERS", "ColumnSpec", "Schema", "coerce_column", "infer_kind", "infer_schema"]
+__all__ = ["MISSING_MARKERS", "ColumnSpec", "Schema", "SchemaCoercer", "coerce_column", "infer_kind", "infer_schema"]
 
 Kind = Literal["numeric", "categorical", "datetime"]
 
@@ -243,3 +244,28 @@ def _example_record(typed: pd.DataFrame, schema: Schema, row: int) -> dict[str, 
         else:
             record[spec.name] = str(value)
     return record
+
+
+class SchemaCoercer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+    """The first step of every pickled pipeline: raw records in, typed schema columns out (lenient).
+
+    A scikit-learn transformer (fit is a no-op) so the whole cleaning of a record lives inside the model.
+    """
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> SchemaCoercer:  # noqa: N803 - sklearn's naming
+        self.schema_ = Schema.from_dict(self.schema)
+        self.feature_names_in_ = np.asarray(self.schema_.names, dtype=object)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=self.schema_.names)
+        for name in self.schema_.names:
+            if name not in frame.columns:
+                frame = frame.assign(**{name: np.nan})
+        return self.schema_.coerce(frame, strict=False)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray(self.schema_.names, dtype=object)
