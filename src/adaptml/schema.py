@@ -246,7 +246,7 @@ def _example_record(typed: pd.DataFrame, schema: Schema, row: int) -> dict[str, 
     return record
 
 
-class SchemaCoercer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class SchemaCoercer(TransformerMixin, BaseEstimator):
     """The first step of every pickled pipeline: raw records in, typed schema columns out (lenient).
 
     A scikit-learn transformer (fit is a no-op) so the whole cleaning of a record lives inside the model.
