@@ -126,7 +126,8 @@ def _as_text(series: pd.Series) -> pd.Series:
     """Strings stripped of whitespace, with every missing marker turned into NaN."""
     text = series.astype("object").where(series.notna(), None)
     text = text.map(lambda v: v if v is None else str(v).strip())
-    return text.where(~text.map(lambda v: v is None or v.lower() in MISSING_MARKERS), np.nan)
+    # pandas 3 may infer the str dtype here and turn None into NaN, so test for "not a string", not "is None"
+    return text.where(~text.map(lambda v: not isinstance(v, str) or v.lower() in MISSING_MARKERS), np.nan)
 
 
 def _to_number(text: pd.Series) -> pd.Series:
