@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench browser clean
+.PHONY: setup demo test lint check-deploy bench browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,6 +29,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
+
+# What cannot run here (no Docker engine, no AWS): lint the Dockerfile, validate the compose file against the
+# compose-spec schema, lint the SAM template.
+check-deploy: $(STAMP)
+	$(VENV)/bin/hadolint Dockerfile
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(VENV)/bin/cfn-lint deploy/lambda/template.yaml
 
 bench: $(STAMP)
 	$(PY) -m bench

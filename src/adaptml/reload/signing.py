@@ -1,0 +1,73 @@
+"""HMAC-SHA256 signatures over a notification's raw body, and where the shared secret comes from.
+
+The Lambda signs, the app verifies; both read the secret the same way: ``ADAPTML_RELOAD_SECRET`` itself, or the SSM
+parameter named by ``ADAPTML_RELOAD_SECRET_PARAM`` (a SecureString, decrypted on read).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from adaptml.errors import ConfigError
+
+__all__ = [
+    "SECRET_ENV",
+    "SECRET_PARAM_ENV",
+    "SIGNATURE_HEADER",
+    "resolve_secret",
+    "sign_body",
+    "verify_signature",
+]
+
+SIGNATURE_HEADER = "X-Adaptml-Signature"
+SECRET_ENV = "ADAPTML_RELOAD_SECRET"
+SECRET_PARAM_ENV = "ADAPTML_RELOAD_SECRET_PARAM"
+_SCHEME = "sha256="
+
+
+def sign_body(secret: bytes, body: bytes) -> str:
+    """The header value for ``body``: ``sha256=<hex HMAC-SHA256(secret, body)>``."""
+    return _SCHEME + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: bytes, body: bytes, header: str) -> bool:
+    """True when ``header`` is the signature of ``body`` under ``secret`` (constant-time comparison)."""
+    if not header.startswith(_SCHEME):
+        return False
+    return hmac.compare_digest(header.strip().encode("ascii", "replace"), sign_body(secret, body).encode("ascii"))
+
+
+def resolve_secret(
+    environ: Mapping[str, str] | None = None,
+    *,
+    ssm_client: Callable[[], Any] | None = None,
+) -> bytes | None:
+    """The shared secret from the environment or SSM; None when neither is configured.
+
+    ``ssm_client`` makes the SSM client only when a parameter is named, so plain-env setups never touch SSM.
+    """
+    environ = os.environ if environ is None else environ
+    direct = environ.get(SECRET_ENV, "")
+    if direct:
+        return direct.encode("utf-8")
+    name = environ.get(SECRET_PARAM_ENV, "")
+    if not name:
+        return None
+    client = ssm_client() if ssm_client is not None else _default_ssm_client()
+    try:
+        value = client.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+    except Exception as error:  # noqa: BLE001 - botocore raises many kinds; all mean "no secret"
+        raise ConfigError(f"cannot read the reload secret from SSM parameter {name!r}: {error}") from error
+    if not value:
+        raise ConfigError(f"SSM parameter {name!r} holding the reload secret is empty")
+    return str(value).encode("utf-8")
+
+
+def _default_ssm_client() -> Any:
+    import boto3
+
+    return boto3.session.Session().client("ssm")
