@@ -163,12 +163,27 @@ def predict(
 @app.command(name="lambda-local")
 @one_line_errors
 def lambda_local(
-    queue: Annotated[str, typer.Option(help="SQS queue URL or name carrying the S3 notifications.")],
+    queue: Annotated[str, typer.Option(help="SQS queue URL or name carrying the S3 notifications.")] = "adaptml-reload",
+    config: Annotated[
+        Path | None, typer.Option(help="Config whose registry bucket is set to notify the queue (idempotent).")
+    ] = None,
+    target: Annotated[
+        list[str] | None, typer.Option(help="Base URL of a serving app to notify (repeatable; else the env).")
+    ] = None,
 ) -> None:
     """Run the reload Lambda handler locally, fed by the bucket's S3 notifications through SQS."""
+    from adaptml.config import load_config
     from adaptml.reload.local import run_local
+    from adaptml.storage import S3Uri
 
-    run_local(queue, console=console)
+    registry = S3Uri.parse(load_config(config).registry) if config else None
+    run_local(
+        queue,
+        console=console,
+        bucket=registry.bucket if registry else None,
+        prefix=registry.key if registry else "",
+        targets=tuple(target or ()),
+    )
 
 
 @app.command()
