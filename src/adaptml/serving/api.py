@@ -1,0 +1,100 @@
+"""The REST API: routes parse the request, call the prediction core once, and shape the response."""
+
+from __future__ import annotations
+
+import pandas as pd
+from flask import Blueprint, Response, jsonify, request
+
+from adaptml.errors import InputError
+from adaptml.serving.app import VERSION_HEADER, serving_state
+from adaptml.serving.parsing import CSV, JSON, MULTIPART, media_type, parse_body, parse_csv
+from adaptml.serving.predict import PredictionResult
+from adaptml.serving.tables import mlflow_payload, result_payload, results_frame, to_safe_csv
+
+__all__ = ["blueprint", "download_name", "request_frame"]
+
+blueprint = Blueprint("api", __name__)
+
+
+def request_frame(max_rows: int) -> pd.DataFrame:
+    """The records of a JSON or CSV body, or of the CSV file in a multipart upload."""
+    if media_type(request.content_type) == MULTIPART:
+        upload = request.files.get("file") or next(iter(request.files.values()), None)
+        if upload is None:
+            raise InputError("no file in the multipart upload: send the CSV in a form field named 'file'")
+        return parse_csv(upload.read(), max_rows=max_rows, source="the uploaded file")
+    return parse_body(request.get_data(cache=False), request.content_type, max_rows=max_rows)
+
+
+def download_name(result: PredictionResult) -> str:
+    return f"{result.project}-{result.version}-predictions.csv"
+
+
+def csv_response(result: PredictionResult) -> Response:
+    response = Response(to_safe_csv(results_frame(result)), mimetype=CSV)
+    response.headers["Content-Disposition"] = f'attachment; filename="{download_name(result)}"'
+    return response
+
+
+def _wants_csv() -> bool:
+    accept = request.accept_mimetypes
+    return accept.best_match([JSON, CSV]) == CSV and accept[CSV] > accept[JSON]
+
+
+@blueprint.post("/api/v1/predict")
+def predict() -> Response:
+    """Every model's predictions for one or many records, as JSON (or CSV when asked)."""
+    state = serving_state()
+    models = state.store.get()
+    result = state.predict(models, request_frame(state.settings.serving.max_rows))
+    response = csv_response(result) if _wants_csv() else jsonify(result_payload(result))
+    response.headers[VERSION_HEADER] = result.version
+    return response
+
+
+@blueprint.post("/invocations")
+def invocations() -> Response:
+    """MLflow's scoring protocol, answered by the best-ranked model."""
+    state = serving_state()
+    models = state.store.get()
+    result = state.predict(models, request_frame(state.settings.serving.max_rows), model_names=[models.best])
+    best = result.outputs[0]
+    if best.errors:
+        row = min(best.errors)
+        raise InputError(
+            f"row {row + 1}: model {best.name} could not predict this record ({best.errors[row]})",
+            details={"row": row + 1},
+        )
+    response = jsonify(mlflow_payload(result))
+    response.headers[VERSION_HEADER] = result.version
+    return response
+
+
+@blueprint.get("/api/v1/models")
+def models() -> Response:
+    """The served version, its models with rank and metric, its leaderboard, and the last refusal."""
+    store = serving_state().store
+    current = store.current
+    body = store.status()
+    if current is not None:
+        body.update(
+            task=current.task,
+            metric=current.metric,
+            higher_is_better=current.manifest.get("higher_is_better"),
+            best_model=current.best,
+            published_at=current.manifest.get("published_at"),
+            leaderboard=current.leaderboard,
+        )
+    response = jsonify(body)
+    if current is not None:
+        response.headers[VERSION_HEADER] = current.version
+    return response
+
+
+@blueprint.get("/api/v1/schema")
+def schema() -> Response:
+    """The input schema of the served version: columns, kinds, ranges, categories and an example record."""
+    current = serving_state().store.get()
+    response = jsonify({"project": current.project, "version": current.version, **current.schema.to_dict()})
+    response.headers[VERSION_HEADER] = current.version
+    return response

@@ -1,0 +1,185 @@
+"""Batch prediction on a Dask ``distributed`` cluster: partitions in, outputs back in input order.
+
+The cluster is the scheduler in ``DASK_SCHEDULER_ADDRESS`` when set, else a LocalCluster started on first use
+and reused. Models are broadcast to the workers once per version and referenced by future afterwards; the
+scheduler's active memory manager is stopped, since its ReduceReplicas policy would delete those broadcast copies
+and make every batch fetch the models again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from adaptml.serving.loaded import LoadedModels
+from adaptml.serving.predict import EngineUnavailable, ModelOutput, PreparedInput, combine_outputs, predict_model
+
+__all__ = ["SCHEDULER_ENV", "DaskEngine", "split_frame"]
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+log = logging.getLogger(__name__)
+
+
+def split_frame(frame: pd.DataFrame, parts: int) -> list[pd.DataFrame]:
+    """Consecutive, nearly equal row ranges (never empty), so results concatenate back in input order."""
+    parts = max(1, min(parts, len(frame)))
+    size = math.ceil(len(frame) / parts)
+    return [frame.iloc[start : start + size] for start in range(0, len(frame), size)]
+
+
+class DaskEngine:
+    """Predicts batches on a Dask cluster; raises ``EngineUnavailable`` when the cluster cannot be used."""
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        client: Any | None = None,
+        n_workers: int = 2,
+        connect_timeout: float = 5.0,
+        rows_per_partition: int = 25_000,
+        scatter_rows: int = 2_000,
+        retry_after: float = 30.0,
+    ) -> None:
+        self.address = address
+        self.n_workers = n_workers
+        self.connect_timeout = connect_timeout
+        self.rows_per_partition = rows_per_partition
+        self.scatter_rows = scatter_rows
+        self.retry_after = retry_after
+        self._workers = 1
+        self._down_until = 0.0
+        self._down_reason = ""
+        self._client = client
+        self._owns_client = client is None
+        self._replicas_kept = False
+        self._cluster: Any | None = None
+        self._scattered: tuple[tuple[str, str], dict[str, tuple[Any, bool]]] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls) -> DaskEngine:
+        return cls(os.environ.get(SCHEDULER_ENV) or None)
+
+    @property
+    def started(self) -> bool:
+        return self._client is not None
+
+    def client(self) -> Any:
+        """The distributed Client, connecting (or starting the LocalCluster) on first use."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            if not self._replicas_kept:
+                self._keep_replicas(self._client)
+            return self._client
+
+    def _keep_replicas(self, client: Any) -> None:
+        try:
+            if client.amm.running():
+                client.amm.stop()
+                log.info("stopped the Dask active memory manager so broadcast models stay on every worker")
+        except Exception as error:  # noqa: BLE001 - an older or locked-down scheduler: replicas may be reduced
+            log.warning("cannot stop the Dask active memory manager (%s); models may be re-fetched by workers", error)
+        self._replicas_kept = True
+
+    def _connect(self) -> Any:
+        from distributed import Client, LocalCluster
+
+        try:
+            if self.address:
+                return Client(self.address, timeout=f"{self.connect_timeout}s", set_as_default=False)
+            self._cluster = LocalCluster(
+                processes=True, n_workers=self.n_workers, threads_per_worker=1, dashboard_address=":0"
+            )
+            atexit.register(self.close)
+            return Client(self._cluster, set_as_default=False)
+        except Exception as error:  # noqa: BLE001 - any failure to reach a cluster means "predict directly"
+            raise EngineUnavailable(f"cannot connect to {self.address or 'a local cluster'}: {error!r}") from error
+
+    def _model_futures(self, client: Any, models: LoadedModels) -> dict[str, tuple[Any, bool]]:
+        """Per model: a future of its predictor on every worker, and whether it takes the typed frame.
+
+        Broadcast once per version; later batches of the same version only ship their rows.
+        """
+        with self._lock:
+            if self._scattered is not None and self._scattered[0] == (models.project, models.version):
+                return self._scattered[1]
+            names = list(models.models)
+            predictors = [models.predictor(name) for name in names]
+            futures = client.scatter([p for p, _ in predictors], broadcast=True, hash=False)
+            cached = {name: (f, typed) for name, f, (_, typed) in zip(names, futures, predictors, strict=True)}
+            self._scattered = ((models.project, models.version), cached)
+            self._workers = max(1, len(client.scheduler_info().get("workers", {})))
+            return cached
+
+    def predict(self, models: LoadedModels, prepared: PreparedInput, names: Sequence[str]) -> tuple[ModelOutput, ...]:
+        """The named models' outputs, the batch partitioned across the workers, in input order."""
+        wait = self._down_until - time.monotonic()
+        if wait > 0:  # failed recently: do not make every request wait for a connection timeout
+            raise EngineUnavailable(f"{self._down_reason}; next attempt in {wait:.0f} s")
+        try:
+            client = self.client()
+            predictors = self._model_futures(client, models)
+            count = max(self._workers, math.ceil(len(prepared.typed) / self.rows_per_partition))
+            frames = {True: prepared.typed, False: prepared.records}
+            parts = {
+                kind: self._ship(client, split_frame(frames[kind], count))
+                for kind in {predictors[name][1] for name in names}
+            }
+            tasks = {
+                name: [client.submit(predict_model, name, future, part, pure=False) for part in parts[typed]]
+                for name in names
+                for future, typed in [predictors[name]]
+            }
+            gathered = client.gather(tasks)
+        except EngineUnavailable as error:
+            self._mark_down(str(error))
+            raise
+        except (Exception, asyncio.CancelledError) as error:  # noqa: BLE001 - lost scheduler/worker: go direct
+            self._forget()
+            self._mark_down(f"{type(error).__name__}: {error}")
+            raise EngineUnavailable(self._down_reason) from error
+        sizes = [len(part) for part in split_frame(prepared.typed, count)]
+        return tuple(combine_outputs(gathered[name], sizes) for name in names)
+
+    def _ship(self, client: Any, parts: list[pd.DataFrame]) -> list[Any]:
+        """Large partitions go to the workers ahead of the tasks; small ones simply travel inside them."""
+        if sum(len(part) for part in parts) <= self.scatter_rows:
+            return parts
+        return list(client.scatter(parts, hash=False))
+
+    def _mark_down(self, reason: str) -> None:
+        self._down_reason = reason
+        self._down_until = time.monotonic() + self.retry_after
+
+    def _forget(self) -> None:
+        """Drop a broken connection so the next batch reconnects (or falls back again)."""
+        with self._lock:
+            self._scattered = None
+            self._replicas_kept = False
+            if self._owns_client and self._client is not None:
+                client, self._client = self._client, None
+                with contextlib.suppress(Exception):  # closing a dead client may fail; nothing to do
+                    client.close(timeout=2)
+
+    def close(self) -> None:
+        """Close the client and the LocalCluster this engine started (an injected client is left alone)."""
+        with self._lock:
+            self._scattered = None
+            if self._owns_client and self._client is not None:
+                self._client.close()
+                self._client = None
+            if self._cluster is not None:
+                self._cluster.close()
+                self._cluster = None

@@ -1,0 +1,82 @@
+"""One place that turns errors into responses: JSON for API clients, an HTML page for browsers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from adaptml.errors import AdaptmlError
+
+__all__ = ["error_response", "register_error_handlers", "wants_json"]
+
+log = logging.getLogger(__name__)
+
+JSON_BLUEPRINTS = frozenset({"api", "ops"})
+ERROR_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "INVALID_PARAMETER_VALUE",
+    500: "INTERNAL_ERROR",
+    502: "BAD_GATEWAY",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
+
+
+def wants_json() -> bool:
+    """API and ops routes always answer JSON; pages answer HTML unless the client prefers JSON."""
+    if request.blueprint in JSON_BLUEPRINTS:
+        return True
+    accept = request.accept_mimetypes
+    return accept.best_match(["text/html", "application/json"]) == "application/json" and (
+        accept["application/json"] > accept["text/html"]
+    )
+
+
+def error_response(status: int, message: str, details: Any = None) -> Response:
+    """An error as MLflow-compatible JSON (``error_code``, ``message``) or as the styled error page."""
+    if wants_json():
+        body: dict[str, Any] = {"error_code": ERROR_CODES.get(status, "ERROR"), "message": message, "status": status}
+        if details:
+            body["details"] = details
+        response = jsonify(body)
+    else:
+        response = current_app.make_response(render_template("error.html", status=status, message=message))
+    response.status_code = status
+    return response
+
+
+def _too_large_message() -> str:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    return f"the request body is larger than the {limit / 1024 / 1024:g} MB limit (serving.max_upload_mb)"
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Translate adaptml errors (each knows its status), HTTP errors and anything unexpected, once."""
+
+    @app.errorhandler(AdaptmlError)
+    def _adaptml_error(error: AdaptmlError) -> Response:
+        details = error.details if isinstance(error.details, dict) else None
+        return error_response(error.status_code, error.message, details)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        if isinstance(error, RequestEntityTooLarge):
+            return error_response(413, _too_large_message())
+        response = error_response(error.code or 500, error.description or error.name)
+        if error.code == 405 and (allowed := error.get_response().headers.get("Allow")):
+            response.headers["Allow"] = allowed
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal error: the server could not answer this request (see its log)")

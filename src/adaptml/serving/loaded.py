@@ -1,0 +1,188 @@
+"""One verified, unpickled, smoke-tested model version: the immutable unit the serving app swaps atomically."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from adaptml.errors import IntegrityError, RegistryError
+from adaptml.registry import LoadedVersion
+from adaptml.schema import Schema, SchemaCoercer
+
+__all__ = ["LoadedModels", "ModelInfo", "load_models", "model_input", "smoke_test"]
+
+MODEL_PREFIX = "models/"
+MODEL_SUFFIX = ".pkl"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model's place on the leaderboard: rank, primary metric and its score (None when unranked)."""
+
+    name: str
+    rank: int | None
+    metric: str | None
+    score: float | None
+    higher_is_better: bool | None = None
+
+    @property
+    def label(self) -> str:
+        if self.metric is None or self.score is None:
+            return "unranked"
+        return f"{self.metric} {self.score:.4g}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "rank": self.rank,
+            "metric": self.metric,
+            "score": self.score,
+            "higher_is_better": self.higher_is_better,
+        }
+
+
+@dataclass(frozen=True)
+class LoadedModels:
+    """Everything one response needs from one version; never mutated, replaced whole on reload."""
+
+    project: str
+    version: str
+    schema: Schema
+    manifest: dict[str, Any] = field(repr=False)
+    infos: tuple[ModelInfo, ...]
+    models: dict[str, Any] = field(repr=False)
+    files: dict[str, bytes] = field(repr=False)
+    loaded_at: str = ""
+    predictors: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def predictor(self, name: str) -> tuple[Any, bool]:
+        """What to call for a model, and whether it takes the already-coerced frame (else raw records)."""
+        tail = self.predictors.get(name)
+        return (tail, True) if tail is not None else (self.models[name], False)
+
+    @property
+    def task(self) -> str:
+        return str(self.manifest.get("task") or self.schema.task)
+
+    @property
+    def metric(self) -> str | None:
+        metric = self.manifest.get("metric")
+        return str(metric) if metric else None
+
+    @property
+    def leaderboard(self) -> list[dict[str, Any]]:
+        rows = self.manifest.get("leaderboard")
+        return list(rows) if isinstance(rows, list) else []
+
+    @property
+    def best(self) -> str:
+        return self.infos[0].name
+
+    def example_frame(self) -> pd.DataFrame:
+        return model_input(pd.DataFrame([{name: self.schema.example.get(name) for name in self.schema.names}]))
+
+
+def model_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame a pipeline is fed: missing values in text columns spelled as "" (a missing marker).
+
+    Same meaning to SchemaCoercer, and it keeps NaN/None out of the string-cleaning path of pandas 3.
+    """
+    text = [name for name in frame.columns if not pd.api.types.is_numeric_dtype(frame[name])]
+    if not text or not frame[text].isna().any().any():
+        return frame
+    filled = {name: frame[name].astype("object").where(frame[name].notna(), "") for name in text}
+    return frame.assign(**filled)
+
+
+def _leaderboard_infos(manifest: dict[str, Any], names: list[str]) -> tuple[ModelInfo, ...]:
+    """The models that have a pickle, ordered by leaderboard rank; unranked ones last, by name."""
+    metric = manifest.get("metric")
+    higher = manifest.get("higher_is_better")
+    ranked: dict[str, ModelInfo] = {}
+    for row in manifest.get("leaderboard") or []:
+        name = str(row.get("model", ""))
+        if name in names and name not in ranked:
+            score = row.get(metric) if metric else None
+            rank = row.get("rank")
+            ranked[name] = ModelInfo(
+                name,
+                int(rank) if rank is not None else None,
+                str(metric) if metric else None,
+                float(score) if isinstance(score, int | float) else None,
+                bool(higher) if higher is not None else None,
+            )
+    unranked = [ModelInfo(n, None, None, None) for n in sorted(names) if n not in ranked]
+    by_rank = sorted(ranked.values(), key=lambda info: (info.rank is None, info.rank or 0, info.name))
+    return tuple(by_rank + unranked)
+
+
+def load_models(loaded: LoadedVersion) -> LoadedModels:
+    """Unpickle every model of a verified version (the registry has already checked every sha256)."""
+    if "schema.json" not in loaded.files:
+        raise RegistryError(f"{loaded.version}: no schema.json in the version")
+    try:
+        schema = Schema.from_json(loaded.files["schema.json"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise IntegrityError(f"{loaded.version}: schema.json is not a valid schema ({error})") from error
+    names = sorted(
+        path[len(MODEL_PREFIX) : -len(MODEL_SUFFIX)]
+        for path in loaded.files
+        if path.startswith(MODEL_PREFIX) and path.endswith(MODEL_SUFFIX)
+    )
+    if not names:
+        raise RegistryError(f"{loaded.version}: the version has no models/*.pkl")
+    models: dict[str, Any] = {}
+    for name in names:
+        try:
+            models[name] = pickle.load(io.BytesIO(loaded.files[f"{MODEL_PREFIX}{name}{MODEL_SUFFIX}"]))
+        except Exception as error:  # noqa: BLE001 - any unpickling failure refuses the version
+            raise IntegrityError(f"{loaded.version}: models/{name}.pkl cannot be unpickled ({error!r})") from error
+    infos = _leaderboard_infos(loaded.manifest, names)
+    ordered = {info.name: models[info.name] for info in infos}
+    tails = {name: tail for name, model in ordered.items() if (tail := _after_coercion(model, schema)) is not None}
+    return LoadedModels(
+        project=loaded.project,
+        version=loaded.version,
+        schema=schema,
+        manifest=loaded.manifest,
+        infos=infos,
+        models=ordered,
+        files=loaded.files,
+        loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        predictors=tails,
+    )
+
+
+def _after_coercion(model: Any, schema: Schema) -> Any | None:
+    """The pipeline minus its SchemaCoercer, when that coercer uses exactly the version's schema.
+
+    Serving validates every request with that schema already (strictly), so the typed frame it gets is what the
+    coercer would produce; skipping the repeat saves one coercion per model per request. Anything else: None.
+    """
+    steps = getattr(model, "steps", None)
+    if not steps or len(steps) < 2 or not isinstance(steps[0][1], SchemaCoercer):
+        return None
+    try:
+        same = Schema.from_dict(steps[0][1].schema) == schema
+    except (KeyError, TypeError, ValueError):
+        return None
+    return model[1:] if same else None
+
+
+def smoke_test(models: LoadedModels) -> None:
+    """Predict the schema's example record with every model; any failure refuses the whole version."""
+    frame = models.example_frame()
+    for name, model in models.models.items():
+        try:
+            predicted = model.predict(frame)
+        except Exception as error:  # noqa: BLE001 - a model that cannot predict the example is refused
+            raise IntegrityError(
+                f"{models.version}: model {name} failed the smoke prediction on the example record ({error!r})"
+            ) from error
+        if len(predicted) != 1:
+            raise IntegrityError(f"{models.version}: model {name} returned {len(predicted)} predictions for 1 record")

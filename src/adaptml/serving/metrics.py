@@ -1,0 +1,71 @@
+"""Prometheus metrics of one app (its own CollectorRegistry, so tests can build many apps)."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from adaptml.serving.loaded import LoadedModels
+from adaptml.serving.predict import PredictionResult
+
+__all__ = ["Metrics"]
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    """Requests by route and status, latency by route, rows predicted and failed per model, served version."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "adaptml_http_requests", "HTTP requests answered", ["route", "method", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "adaptml_http_request_duration_seconds",
+            "Time to answer a request",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.rows = Counter("adaptml_rows_predicted", "Rows predicted", ["model", "engine"], registry=self.registry)
+        self.row_errors = Counter(
+            "adaptml_prediction_errors", "Rows a model could not predict", ["model"], registry=self.registry
+        )
+        self.version = Gauge(
+            "adaptml_model_version_info",
+            "The model version being served (value 1)",
+            ["project", "version"],
+            registry=self.registry,
+        )
+
+    def init_app(self, app: Flask) -> None:
+        app.before_request(self._start)
+        app.after_request(self._finish)
+
+    @staticmethod
+    def _start() -> None:
+        g.adaptml_started = time.perf_counter()
+
+    def _finish(self, response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+        self.requests.labels(route, request.method, str(response.status_code)).inc()
+        started = g.get("adaptml_started")
+        if started is not None:
+            self.latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    def observe(self, result: PredictionResult) -> None:
+        for output in result.outputs:
+            self.rows.labels(output.name, result.engine).inc(result.row_count - len(output.errors))
+            if output.errors:
+                self.row_errors.labels(output.name).inc(len(output.errors))
+
+    def served(self, models: LoadedModels) -> None:
+        self.version.clear()
+        self.version.labels(models.project, models.version).set(1)
+
+    def exposition(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,243 @@
+"""The prediction core: validated records in, every model's predictions out. Knows nothing of Flask or HTTP.
+
+A model that fails on some rows only loses those rows: the batch is bisected to find them, and the other models
+and rows are unaffected. Batches above a threshold go to an injected engine (Dask); if that engine is unavailable
+the batch is predicted directly and the result says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from adaptml.errors import InputError
+from adaptml.schema import Schema
+from adaptml.serving.loaded import LoadedModels, ModelInfo, model_input
+
+__all__ = [
+    "ENGINE_DASK",
+    "ENGINE_DIRECT",
+    "BatchEngine",
+    "EngineUnavailable",
+    "ModelOutput",
+    "PredictionResult",
+    "PreparedInput",
+    "combine_outputs",
+    "predict_all",
+    "predict_direct",
+    "predict_model",
+    "prepare_input",
+]
+
+ENGINE_DIRECT = "direct"
+ENGINE_DASK = "dask"
+MAX_ATTEMPTS = 64  # bisection budget per model and batch; beyond it the remaining failing chunks are marked
+
+
+class EngineUnavailable(Exception):
+    """A batch engine could not run (scheduler unreachable, workers lost): predict directly instead."""
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """One model's answers for a batch: a prediction per row (None where it failed) and per-row errors."""
+
+    name: str
+    predictions: np.ndarray = field(repr=False)
+    probabilities: np.ndarray | None = field(default=None, repr=False)
+    classes: tuple[Any, ...] = ()
+    errors: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PredictionResult:
+    """What one request computed, wholly from one version."""
+
+    project: str
+    version: str
+    task: str
+    models: tuple[ModelInfo, ...]
+    outputs: tuple[ModelOutput, ...]
+    inputs: pd.DataFrame = field(repr=False)
+    engine: str = ENGINE_DIRECT
+    warnings: tuple[str, ...] = ()
+    extra_columns: tuple[str, ...] = ()
+
+    @property
+    def row_count(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def error_count(self) -> int:
+        return sum(len(output.errors) for output in self.outputs)
+
+    def output(self, name: str) -> ModelOutput:
+        for output in self.outputs:
+            if output.name == name:
+                return output
+        raise KeyError(name)
+
+
+class BatchEngine(Protocol):
+    """Predicts a validated batch with the named models somewhere else (a Dask cluster)."""
+
+    def predict(
+        self, models: LoadedModels, prepared: PreparedInput, names: Sequence[str]
+    ) -> tuple[ModelOutput, ...]: ...
+
+
+@dataclass(frozen=True)
+class PreparedInput:
+    """A validated batch: the schema's columns as given, the coerced frame, and the unknown extra columns."""
+
+    inputs: pd.DataFrame
+    typed: pd.DataFrame
+    extras: tuple[str, ...]
+
+    @property
+    def records(self) -> pd.DataFrame:
+        """The typed frame as raw records again, for pipelines that run their own SchemaCoercer."""
+        return model_input(self.typed)
+
+
+def prepare_input(schema: Schema, frame: pd.DataFrame) -> PreparedInput:
+    """Validate a raw frame against the schema strictly (an InputError names row and column)."""
+    if frame.shape[0] == 0:
+        raise InputError("no records to predict: the input has no rows")
+    frame = frame.rename(columns=str)
+    extras = tuple(schema.extra_columns(frame.columns))
+    try:
+        typed = schema.coerce(model_input(frame), strict=True, row_offset=1)
+    except InputError:
+        raise
+    except (ValueError, TypeError, OverflowError) as error:  # e.g. a date pandas cannot represent
+        raise _unreadable(schema, frame, error) from error
+    inputs = frame[schema.names].reset_index(drop=True)
+    return PreparedInput(inputs, typed.reset_index(drop=True), extras)
+
+
+def _unreadable(schema: Schema, frame: pd.DataFrame, error: Exception) -> InputError:
+    """Name the row and column of a value coercion choked on: dates outside pandas' range are the known case."""
+    low, high = pd.Timestamp.min, pd.Timestamp.max
+    for spec in schema.columns:
+        if spec.kind != "datetime":
+            continue
+        parsed = pd.to_datetime(frame[spec.name].astype(str), errors="coerce", format="mixed")
+        outside = ((parsed < low) | (parsed > high)).to_numpy()
+        if outside.any():
+            row = int(outside.argmax()) + 1
+            return InputError(
+                f"row {row}, column '{spec.name}': the date is outside the supported range "
+                f"{low.date()} to {high.date()}",
+                details={"row": row, "column": spec.name},
+            )
+    return InputError(f"the input could not be read: {_describe(error)}")
+
+
+def predict_direct(models: LoadedModels, prepared: PreparedInput, names: Sequence[str]) -> tuple[ModelOutput, ...]:
+    """Each named model on the whole batch in this process."""
+    outputs = []
+    for name in names:
+        predictor, takes_typed = models.predictor(name)
+        outputs.append(predict_model(name, predictor, prepared.typed if takes_typed else prepared.records))
+    return tuple(outputs)
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    message = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+def _attempt(model: Any, frame: pd.DataFrame, with_proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    predicted = np.asarray(model.predict(frame))
+    if predicted.shape[0] != len(frame):
+        raise ValueError(f"returned {predicted.shape[0]} predictions for {len(frame)} rows")
+    proba = np.asarray(model.predict_proba(frame), dtype="float64") if with_proba else None
+    return predicted.reshape(len(frame), -1)[:, 0] if predicted.ndim > 1 else predicted, proba
+
+
+def predict_model(name: str, model: Any, frame: pd.DataFrame, *, max_attempts: int = MAX_ATTEMPTS) -> ModelOutput:
+    """Predict a batch with one model; on failure bisect to find the failing rows and keep the rest."""
+    rows = len(frame)
+    with_proba = hasattr(model, "predict_proba") and hasattr(model, "classes_")
+    classes = tuple(np.asarray(model.classes_).tolist()) if with_proba else ()
+    predictions = np.full(rows, None, dtype=object)
+    probabilities = np.full((rows, len(classes)), np.nan) if with_proba else None
+    errors: dict[int, str] = {}
+    pending, attempts, last_error = [(0, rows)], 0, ""
+    while pending:
+        start, stop = pending.pop()
+        if attempts >= max_attempts:  # too many failures to isolate: the rest of this chunk shares the last error
+            errors.update(dict.fromkeys(range(start, stop), last_error))
+            continue
+        attempts += 1
+        try:
+            predicted, proba = _attempt(model, frame.iloc[start:stop], with_proba)
+        except Exception as error:  # noqa: BLE001 - a model's failure is reported in its cells, never raised
+            last_error = _describe(error)
+            if stop - start == 1:
+                errors[start] = last_error
+            else:
+                middle = (start + stop) // 2
+                pending += [(middle, stop), (start, middle)]
+            continue
+        predictions[start:stop] = predicted
+        if probabilities is not None and proba is not None:
+            probabilities[start:stop] = proba
+    return ModelOutput(name, predictions, probabilities, classes, dict(sorted(errors.items())))
+
+
+def combine_outputs(parts: Sequence[ModelOutput], sizes: Sequence[int]) -> ModelOutput:
+    """Concatenate one model's outputs for consecutive partitions, renumbering their row errors."""
+    errors: dict[int, str] = {}
+    offset = 0
+    for part, size in zip(parts, sizes, strict=True):
+        errors.update({row + offset: message for row, message in part.errors.items()})
+        offset += size
+    probabilities = None
+    if parts[0].probabilities is not None:
+        probabilities = np.concatenate([p.probabilities for p in parts if p.probabilities is not None])
+    predictions = np.concatenate([p.predictions for p in parts])
+    return ModelOutput(parts[0].name, predictions, probabilities, parts[0].classes, errors)
+
+
+def predict_all(
+    models: LoadedModels,
+    frame: pd.DataFrame,
+    *,
+    dask: BatchEngine | None = None,
+    dask_threshold: int = 10,
+    model_names: Sequence[str] | None = None,
+) -> PredictionResult:
+    """Every model's (or the named models') predictions for a raw frame, computed from one version.
+
+    Batches of more than ``dask_threshold`` rows go to ``dask`` when given; the result names the engine used.
+    """
+    infos = models.infos if model_names is None else tuple(i for i in models.infos if i.name in model_names)
+    names = [info.name for info in infos]
+    prepared = prepare_input(models.schema, frame)
+    engine, warnings = ENGINE_DIRECT, []
+    outputs: tuple[ModelOutput, ...] | None = None
+    if dask is not None and len(prepared.typed) > dask_threshold:
+        try:
+            outputs, engine = dask.predict(models, prepared, names), ENGINE_DASK
+        except EngineUnavailable as error:
+            warnings.append(f"the Dask cluster is unavailable ({error}); predicted directly instead")
+    if outputs is None:
+        outputs = predict_direct(models, prepared, names)
+    return PredictionResult(
+        project=models.project,
+        version=models.version,
+        task=models.task,
+        models=infos,
+        outputs=outputs,
+        inputs=prepared.inputs,
+        engine=engine,
+        warnings=tuple(warnings),
+        extra_columns=prepared.extras,
+    )

@@ -1,0 +1,171 @@
+"""The ModelStore: holds one immutable ``LoadedModels`` and swaps it atomically when a good version arrives.
+
+A refresh downloads a version (the registry verifies every sha256), unpickles it, smoke-predicts the schema's
+example record with every model and only then swaps the reference. Any failure is recorded as a refusal and the
+old set keeps serving. Requests take the reference once, so no response mixes two versions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from adaptml.errors import AdaptmlError, NotReady
+from adaptml.registry import LoadedVersion, Registry
+from adaptml.serving.loaded import LoadedModels, load_models, smoke_test
+
+__all__ = ["ModelStore", "Refusal", "RefreshOutcome"]
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refresh that did not swap: which version (None if it was never identified), why, and when."""
+
+    version: str | None
+    reason: str
+    at: str
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """What a refresh did: loaded a new version, found it already served, or refused it (old set kept)."""
+
+    action: Literal["loaded", "unchanged", "refused"]
+    version: str | None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.action != "refused"
+
+
+class ModelStore:
+    """The serving process's current model version, refreshed from the registry and swapped atomically."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        loader: Callable[[LoadedVersion], LoadedModels] = load_models,
+        smoke: Callable[[LoadedModels], None] = smoke_test,
+    ) -> None:
+        self.registry = registry
+        self._loader = loader
+        self._smoke = smoke
+        self._current: LoadedModels | None = None
+        self._refresh_lock = threading.Lock()
+        self._last_refusal: Refusal | None = None
+        self._last_error: Refusal | None = None
+        self._listeners: list[Callable[[LoadedModels], None]] = []
+        self._stop = threading.Event()
+        self._retry_thread: threading.Thread | None = None
+
+    # -- reading (lock-free: one reference read) -----------------------------------------------------
+    @property
+    def current(self) -> LoadedModels | None:
+        return self._current
+
+    @property
+    def ready(self) -> bool:
+        return self._current is not None
+
+    def get(self) -> LoadedModels:
+        """The served version, or NotReady explaining why there is none."""
+        current = self._current
+        if current is None:
+            raise NotReady(f"no verified model version of {self.registry.project} is loaded yet: {self._why()}")
+        return current
+
+    def _why(self) -> str:
+        error = self._last_error
+        return error.reason if error else "loading has not been attempted yet"
+
+    def on_swap(self, callback: Callable[[LoadedModels], None]) -> None:
+        """Call ``callback(new_models)`` after every successful swap (metrics, caches, logs)."""
+        self._listeners.append(callback)
+
+    # -- refreshing ----------------------------------------------------------------------------------
+    def refresh(self, version: str | None = None) -> RefreshOutcome:
+        """Load the latest (or the given) version and swap to it if every check passes; never raises."""
+        with self._refresh_lock:
+            target = version
+            try:
+                expected = None
+                if target is None:
+                    pointer = self.registry.latest()
+                    target, expected = pointer.version, pointer.manifest_sha256
+                current = self._current
+                if current is not None and current.version == target:
+                    return RefreshOutcome("unchanged", target)
+                models = self._loader(self.registry.load(target, expected_manifest_sha256=expected))
+                self._smoke(models)
+            except Exception as error:  # noqa: BLE001 - every failure is a refusal; the old set keeps serving
+                return self._refuse(target, error)
+            self._current = models
+            self._last_error = None
+        log.info("serving %s version %s (%d models)", models.project, models.version, len(models.models))
+        for callback in list(self._listeners):
+            try:
+                callback(models)
+            except Exception:  # noqa: BLE001 - a listener must not undo a good swap
+                log.exception("a model-swap listener failed")
+        return RefreshOutcome("loaded", models.version)
+
+    def _refuse(self, version: str | None, error: Exception) -> RefreshOutcome:
+        reason = str(error) if isinstance(error, AdaptmlError) else f"{type(error).__name__}: {error}"
+        record = Refusal(version, reason, _now())
+        self._last_error = record
+        if version is not None:
+            self._last_refusal = record
+        log.warning("refused version %s of %s: %s", version or "?", self.registry.project, reason)
+        return RefreshOutcome("refused", version, reason)
+
+    # -- background retry until the first version is loaded -----------------------------------------
+    def start_retry(self, *, initial: float = 1.0, maximum: float = 30.0) -> None:
+        """Keep trying to load in a daemon thread, with backoff, until some version is served."""
+        if self.ready or (self._retry_thread is not None and self._retry_thread.is_alive()):
+            return
+        self._stop.clear()
+        thread = threading.Thread(
+            target=self._retry_loop, args=(initial, maximum), name="adaptml-model-retry", daemon=True
+        )
+        self._retry_thread = thread
+        thread.start()
+
+    def _retry_loop(self, initial: float, maximum: float) -> None:
+        delay = initial
+        while not self.ready and not self._stop.wait(delay):
+            self.refresh()
+            delay = min(maximum, delay * 2)
+
+    def close(self) -> None:
+        """Stop the background retry thread (the served version stays readable)."""
+        self._stop.set()
+        thread = self._retry_thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    # -- reporting -----------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """For /readyz and /api/v1/models: the served version, when it was loaded, the last refusal."""
+        current = self._current
+        return {
+            "ready": current is not None,
+            "project": self.registry.project,
+            "version": current.version if current else None,
+            "loaded_at": current.loaded_at if current else None,
+            "models": [info.to_dict() for info in current.infos] if current else [],
+            "reason": None if current else self._why(),
+            "last_refusal": asdict(self._last_refusal) if self._last_refusal else None,
+            "last_error": asdict(self._last_error) if self._last_error else None,
+        }
