@@ -1,20 +1,43 @@
-"""``python -m bench``: run every ``bench/*_bench.py`` module's ``main()`` in turn."""
+"""``python -m bench [--quick] [NAME ...]``: run every ``bench/*_bench.py`` module's ``main(options)`` in turn.
+
+NAME picks parts (``serve`` or ``serve_bench``); ``--quick`` runs each with fewer requests, rows and seconds.
+Training runs first, so the serving parts reuse the version it trained instead of training again.
+"""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import pkgutil
-import sys
+import time
 
 import bench
+from bench.common import Options
+
+FIRST = ("train_bench",)
 
 
-def main() -> int:
+def parts() -> list[str]:
     names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.endswith("_bench"))
-    chosen = [n for n in names if not sys.argv[1:] or n in sys.argv[1:]]
-    for name in chosen:
-        print(f"== {name}", flush=True)
-        importlib.import_module(f"bench.{name}").main()
+    return [n for n in FIRST if n in names] + [n for n in names if n not in FIRST]
+
+
+def main(argv: list[str] | None = None) -> int:
+    available = parts()
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", help=f"parts to run (default: all of {', '.join(available)})")
+    parser.add_argument("--quick", action="store_true", help="fewer requests, rows and seconds (a smoke run)")
+    args = parser.parse_args(argv)
+    wanted = [n if n.endswith("_bench") else f"{n}_bench" for n in args.names]
+    unknown = sorted(set(wanted) - set(available))
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(available)}")
+    options = Options(quick=args.quick)
+    for name in [n for n in available if not wanted or n in wanted]:
+        started = time.perf_counter()
+        print(f"== {name}{' (quick)' if options.quick else ''}", flush=True)
+        importlib.import_module(f"bench.{name}").main(options)
+        print(f"== {name} took {time.perf_counter() - started:.0f} s", flush=True)
     return 0
 
 

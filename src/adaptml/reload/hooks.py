@@ -127,7 +127,7 @@ def create_blueprint(worker: ReloadWorker, secret: bytes | None) -> Blueprint:
 
     @blueprint.post(RELOAD_PATH)
     def reload() -> tuple[Response, int]:
-        body = request.get_data(cache=False)
+        body = request.stream.read(MAX_NOTIFICATION_BYTES + 1)  # never buffer more than a notification can be
         refused = _authenticate(secret, body, request.headers.get(SIGNATURE_HEADER))
         if refused is not None:
             return refused

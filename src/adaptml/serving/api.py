@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pandas as pd
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from adaptml.errors import InputError
 from adaptml.serving.app import VERSION_HEADER, serving_state
@@ -23,7 +24,20 @@ def request_frame(max_rows: int) -> pd.DataFrame:
         if upload is None:
             raise InputError("no file in the multipart upload: send the CSV in a form field named 'file'")
         return parse_csv(upload.read(), max_rows=max_rows, source="the uploaded file")
-    return parse_body(request.get_data(cache=False), request.content_type, max_rows=max_rows)
+    return parse_body(whole_body(), request.content_type, max_rows=max_rows)
+
+
+def whole_body() -> bytes:
+    """The request body; a streamed (chunked) body that reaches the size limit is a 413, not cut at the limit.
+
+    Without a Content-Length, werkzeug stops reading at MAX_CONTENT_LENGTH and returns what it read, which would
+    predict a truncated batch (or choke on its cut last row).
+    """
+    data = request.get_data(cache=False)
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge()
+    return data
 
 
 def download_name(result: PredictionResult) -> str:

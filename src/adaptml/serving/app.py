@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from flask import Flask, Response, current_app
 
@@ -20,6 +19,7 @@ from adaptml.serving.predict import BatchEngine, PredictionResult, predict_all
 from adaptml.serving.results_cache import ResultCache
 from adaptml.serving.settings import ServingSettings
 from adaptml.serving.store import ModelStore
+from adaptml.serving.threads import single_threaded
 
 __all__ = ["ServingState", "add_openapi_path", "create_app", "serving_state"]
 
@@ -56,18 +56,6 @@ class ServingState:
             )
         self.metrics.observe(result)
         return result
-
-
-@functools.cache
-def _threadpools() -> Any:
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def single_threaded() -> contextlib.AbstractContextManager[Any]:
-    """Native thread pools (OpenMP, BLAS) limited to one thread for the duration of a block."""
-    return cast(contextlib.AbstractContextManager[Any], _threadpools().limit(limits=1))
 
 
 def serving_state() -> ServingState:

@@ -23,8 +23,10 @@ import pandas as pd
 
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.predict import EngineUnavailable, ModelOutput, PreparedInput, combine_outputs, predict_model
+from adaptml.serving.sharing import shared_work
+from adaptml.serving.threads import single_threaded
 
-__all__ = ["SCHEDULER_ENV", "DaskEngine", "split_frame"]
+__all__ = ["SCHEDULER_ENV", "DaskEngine", "predict_partition", "split_frame"]
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 log = logging.getLogger(__name__)
@@ -35,6 +37,15 @@ def split_frame(frame: pd.DataFrame, parts: int) -> list[pd.DataFrame]:
     parts = max(1, min(parts, len(frame)))
     size = math.ceil(len(frame) / parts)
     return [frame.iloc[start : start + size] for start in range(0, len(frame), size)]
+
+
+def predict_partition(
+    predictors: dict[str, tuple[Any, bool]], parts: dict[bool, pd.DataFrame], names: Sequence[str]
+) -> dict[str, ModelOutput]:
+    """On a worker: every named model on one partition (typed or raw records, as each model takes), in one task
+    so that steps the models share run once; single-threaded, since the cluster's processes use the cores."""
+    with single_threaded(), shared_work():
+        return {name: predict_model(name, model, parts[typed]) for name in names for model, typed in [predictors[name]]}
 
 
 class DaskEngine:
@@ -48,6 +59,7 @@ class DaskEngine:
         n_workers: int = 2,
         connect_timeout: float = 5.0,
         rows_per_partition: int = 25_000,
+        min_rows_per_partition: int = 1_000,
         scatter_rows: int = 2_000,
         retry_after: float = 30.0,
     ) -> None:
@@ -55,6 +67,7 @@ class DaskEngine:
         self.n_workers = n_workers
         self.connect_timeout = connect_timeout
         self.rows_per_partition = rows_per_partition
+        self.min_rows_per_partition = min_rows_per_partition
         self.scatter_rows = scatter_rows
         self.retry_after = retry_after
         self._workers = 1
@@ -131,17 +144,13 @@ class DaskEngine:
         try:
             client = self.client()
             predictors = self._model_futures(client, models)
-            count = max(self._workers, math.ceil(len(prepared.typed) / self.rows_per_partition))
-            frames = {True: prepared.typed, False: prepared.records}
-            parts = {
-                kind: self._ship(client, split_frame(frames[kind], count))
-                for kind in {predictors[name][1] for name in names}
-            }
-            tasks = {
-                name: [client.submit(predict_model, name, future, part, pure=False) for part in parts[typed]]
-                for name in names
-                for future, typed in [predictors[name]]
-            }
+            count = self._partitions(len(prepared.typed))
+            kinds = sorted({predictors[name][1] for name in names})
+            frames = {kind: prepared.typed if kind else prepared.records for kind in kinds}
+            parts = {kind: self._ship(client, split_frame(frames[kind], count)) for kind in kinds}
+            chosen = {name: predictors[name] for name in names}
+            shares = [{kind: parts[kind][index] for kind in kinds} for index in range(len(parts[kinds[0]]))]
+            tasks = [client.submit(predict_partition, chosen, share, names, pure=False) for share in shares]
             gathered = client.gather(tasks)
         except EngineUnavailable as error:
             self._mark_down(str(error))
@@ -151,7 +160,13 @@ class DaskEngine:
             self._mark_down(f"{type(error).__name__}: {error}")
             raise EngineUnavailable(self._down_reason) from error
         sizes = [len(part) for part in split_frame(prepared.typed, count)]
-        return tuple(combine_outputs(gathered[name], sizes) for name in names)
+        return tuple(combine_outputs([part[name] for part in gathered], sizes) for name in names)
+
+    def _partitions(self, rows: int) -> int:
+        """At least one partition per worker and at most ``rows_per_partition`` rows each, but no partition
+        under ``min_rows_per_partition`` rows: below that, a task's fixed cost outweighs the parallelism."""
+        count = max(self._workers, math.ceil(rows / self.rows_per_partition))
+        return max(1, min(count, rows // self.min_rows_per_partition))
 
     def _ship(self, client: Any, parts: list[pd.DataFrame]) -> list[Any]:
         """Large partitions go to the workers ahead of the tasks; small ones simply travel inside them."""

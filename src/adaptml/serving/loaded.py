@@ -13,6 +13,7 @@ import pandas as pd
 from adaptml.errors import IntegrityError, RegistryError
 from adaptml.registry import LoadedVersion
 from adaptml.schema import Schema, SchemaCoercer
+from adaptml.serving.sharing import share_steps
 
 __all__ = ["LoadedModels", "ModelInfo", "load_models", "model_input", "smoke_test"]
 
@@ -154,7 +155,7 @@ def load_models(loaded: LoadedVersion) -> LoadedModels:
         models=ordered,
         files=loaded.files,
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        predictors=tails,
+        predictors=share_steps(tails),
     )
 
 

@@ -7,8 +7,11 @@ Rows are numbered from 1 in every message; raw values are never echoed beyond a 
 
 from __future__ import annotations
 
+import codecs
+import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +26,7 @@ __all__ = [
     "JSON_TYPES",
     "MULTIPART",
     "check_rows",
+    "check_unique_columns",
     "media_type",
     "parse_body",
     "parse_csv",
@@ -37,6 +41,9 @@ MULTIPART = "multipart/form-data"
 JSON_TYPES = frozenset({JSON, "application/*+json", "text/json"})
 CSV_TYPES = frozenset({CSV, "application/csv", "text/plain"})
 RECORD_KEYS = ("records", "dataframe_records", "instances", "inputs")
+ALTERNATIVE_DELIMITERS = (";", "\t", "|")
+HEADER_SCAN = 1 << 20  # the header is looked for in the first MiB of text
+FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def media_type(content_type: str | None) -> str:
@@ -74,6 +81,10 @@ def parse_json(body: bytes, *, max_rows: int) -> pd.DataFrame:
         raise InputError("the JSON body is not UTF-8 text") from error
     except json.JSONDecodeError as error:
         raise InputError(f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from error
+    except ValueError as error:  # an integer literal longer than Python's 4,300-digit conversion limit
+        raise InputError("not valid JSON: a number has too many digits") from error
+    except RecursionError as error:  # thousands of nested arrays or objects
+        raise InputError("not valid JSON: nested too deeply (records are flat objects)") from error
     return records_frame(payload, max_rows=max_rows)
 
 
@@ -113,6 +124,7 @@ def _from_split(split: Any, *, max_rows: int) -> pd.DataFrame:
     if not isinstance(split, Mapping) or not isinstance(split.get("columns"), list):
         raise InputError('\'dataframe_split\' needs {"columns": [...], "data": [[...], ...]}')
     columns, data = [str(c) for c in split["columns"]], split.get("data")
+    check_unique_columns(columns, "'dataframe_split.columns'")
     if not isinstance(data, list):
         raise InputError("'dataframe_split.data' must be a list of rows")
     check_rows(len(data), max_rows)
@@ -181,7 +193,24 @@ def _scalars_only(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def check_unique_columns(columns: Sequence[str], where: str) -> None:
+    """Two columns of one name make a record ambiguous: name the first repeated one."""
+    seen: dict[str, int] = {}
+    for number, name in enumerate(columns, start=1):
+        if name in seen:
+            raise InputError(
+                f"{where}: column '{name[:60]}' appears twice (columns {seen[name]} and {number})",
+                details={"column": name[:60]},
+            )
+        seen[name] = number
+
+
 def _decode(data: bytes, source: str) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # spreadsheets' "Unicode text" export
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise InputError(f"{source} starts with a UTF-16 byte order mark but is not UTF-16 text") from error
     if b"\x00" in data[:8192]:
         raise UnsupportedMediaType(f"{source} is not CSV text (it looks like a binary file)")
     try:
@@ -190,18 +219,54 @@ def _decode(data: bytes, source: str) -> str:
         return data.decode("latin-1")  # spreadsheets still export Windows-1252; every byte decodes
 
 
+def _delimiter(text: str) -> str:
+    """Comma, unless the header has none and uses ';', tab or '|' (European and tab-separated exports)."""
+    header = text[: text.find("\n")] if "\n" in text[:HEADER_SCAN] else text[:HEADER_SCAN]
+    if "," in header:
+        return ","
+    counts = {sep: header.count(sep) for sep in ALTERNATIVE_DELIMITERS}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else ","
+
+
+def _header(text: str, sep: str) -> list[str]:
+    """The header row as written (pandas renames repeated names to 'name.1', hiding the repeat)."""
+    try:
+        first = next(csv.reader(io.StringIO(text[:HEADER_SCAN]), delimiter=sep), [])
+    except csv.Error:  # a header the csv module cannot split: pandas reports what is wrong with it
+        return []
+    return [name for name in first if name]  # empty names become distinct 'Unnamed: n' columns
+
+
+def _tokenizer_problem(error: Exception) -> str:
+    """pandas' tokenizer message in the API's terms: data rows numbered from 1 (its lines count the header)."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if found := FIELD_COUNT.search(first):
+        expected, line, saw = (int(group) for group in found.groups())
+        return f"row {line - 1} has {saw} values, but the header names {expected} columns"
+    if "EOF inside string" in first:
+        return "a quoted value is never closed (a \" without its closing \")"
+    return first[:200]
+
+
 def parse_csv(data: bytes, *, max_rows: int, source: str = "the CSV file") -> pd.DataFrame:
     """CSV text as a frame, typed the way training read its dataset; at most ``max_rows`` rows are parsed."""
     if not data.strip():
         raise InputError(f"{source} is empty")
     text = _decode(data, source)
+    sep = _delimiter(text)
+    check_unique_columns(_header(text, sep), source)
     try:
-        frame = pd.read_csv(io.StringIO(text), nrows=max_rows + 1, low_memory=False)
+        frame = pd.read_csv(io.StringIO(text), sep=sep, nrows=max_rows + 1, low_memory=False)
     except pd.errors.EmptyDataError as error:
         raise InputError(f"{source} has no columns") from error
     except (pd.errors.ParserError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError(f"{source} is not a readable CSV: {first[:200]}") from error
+        raise InputError(f"{source} is not a readable CSV: {_tokenizer_problem(error)}") from error
+    if not isinstance(frame.index, pd.RangeIndex):  # pandas took the surplus leading values as a row index
+        raise InputError(
+            f"{source}: row 1 has more values than the header has column names ({len(frame.columns)})",
+            details={"row": 1},
+        )
     check_rows(len(frame), max_rows)
     if frame.empty:
         raise InputError(f"{source} has a header but no data rows")

@@ -17,6 +17,8 @@ import pandas as pd
 from adaptml.errors import InputError
 from adaptml.schema import Schema
 from adaptml.serving.loaded import LoadedModels, ModelInfo, model_input
+from adaptml.serving.sharing import shared_work
+from adaptml.serving.validation import check_columns_present, check_finite
 
 __all__ = [
     "ENGINE_DASK",
@@ -109,6 +111,7 @@ def prepare_input(schema: Schema, frame: pd.DataFrame) -> PreparedInput:
     if frame.shape[0] == 0:
         raise InputError("no records to predict: the input has no rows")
     frame = frame.rename(columns=str)
+    check_columns_present(schema, frame)
     extras = tuple(schema.extra_columns(frame.columns))
     try:
         typed = schema.coerce(model_input(frame), strict=True, row_offset=1)
@@ -116,6 +119,7 @@ def prepare_input(schema: Schema, frame: pd.DataFrame) -> PreparedInput:
         raise
     except (ValueError, TypeError, OverflowError) as error:  # e.g. a date pandas cannot represent
         raise _unreadable(schema, frame, error) from error
+    check_finite(schema, typed)
     inputs = frame[schema.names].reset_index(drop=True)
     return PreparedInput(inputs, typed.reset_index(drop=True), extras)
 
@@ -139,11 +143,12 @@ def _unreadable(schema: Schema, frame: pd.DataFrame, error: Exception) -> InputE
 
 
 def predict_direct(models: LoadedModels, prepared: PreparedInput, names: Sequence[str]) -> tuple[ModelOutput, ...]:
-    """Each named model on the whole batch in this process."""
+    """Each named model on the whole batch in this process; steps the models have in common run once."""
     outputs = []
-    for name in names:
-        predictor, takes_typed = models.predictor(name)
-        outputs.append(predict_model(name, predictor, prepared.typed if takes_typed else prepared.records))
+    with shared_work():
+        for name in names:
+            predictor, takes_typed = models.predictor(name)
+            outputs.append(predict_model(name, predictor, prepared.typed if takes_typed else prepared.records))
     return tuple(outputs)
 
 
@@ -177,7 +182,8 @@ def predict_model(name: str, model: Any, frame: pd.DataFrame, *, max_attempts: i
             continue
         attempts += 1
         try:
-            predicted, proba = _attempt(model, frame.iloc[start:stop], with_proba)
+            whole = start == 0 and stop == rows  # the frame itself, so models share work done on it
+            predicted, proba = _attempt(model, frame if whole else frame.iloc[start:stop], with_proba)
         except Exception as error:  # noqa: BLE001 - a model's failure is reported in its cells, never raised
             last_error = _describe(error)
             if stop - start == 1:

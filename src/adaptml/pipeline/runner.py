@@ -1,0 +1,213 @@
+"""Run the training pipeline: compute the run id, let Luigi build what is missing, and report the outcome.
+
+``train`` is the orchestration (no printing); ``train_command`` is the CLI adapter that shows progress with rich.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import luigi
+import pandas as pd
+
+from adaptml import __version__, errors
+from adaptml.config import Config, parse_config
+from adaptml.errors import AdaptmlError, ConfigError
+from adaptml.pipeline.context import RunContext, StageEvent, forget, register
+from adaptml.pipeline.tasks import PUBLISHED, Publish
+from adaptml.registry import Registry, sha256_hex
+from adaptml.storage import S3Uri, Storage
+from adaptml.training import run_id
+from adaptml.training.zoo import available_cores
+
+__all__ = ["TrainResult", "train", "train_command"]
+
+ProgressCallback = Callable[[StageEvent], None]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a run produced: the ranked leaderboard, the published version and where its EDA report is."""
+
+    run_id: str
+    version: str
+    up_to_date: bool
+    leaderboard: pd.DataFrame
+    report_uri: str
+    metric: str
+    higher_is_better: bool
+    task: str
+    leakage: list[dict[str, Any]] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    total_seconds: float = 0.0
+
+
+def train(
+    cfg: Config,
+    *,
+    storage: Storage | None = None,
+    workers: int = 1,
+    scheduler_url: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> TrainResult:
+    """Train and publish ``cfg``'s dataset; an unchanged config and dataset is up to date and publishes nothing."""
+    started = time.perf_counter()
+    storage = storage or Storage()
+    data = storage.get_bytes(cfg.data.uri)
+    data_sha = sha256_hex(data)
+    run = run_id(cfg, data_sha, __version__)
+    registry = Registry(cfg.registry, cfg.project, storage=storage)
+    workspace = registry.runs_uri(run)
+    marker = workspace.join(PUBLISHED)
+    if storage.exists(marker):
+        return _result(storage, workspace, cfg, run, up_to_date=True, seconds={}, started=started)
+    if scheduler_url:
+        _check_reachable(scheduler_url)
+    seconds: dict[str, float] = {}
+    failures: list[StageEvent] = []
+    events = multiprocessing.get_context("spawn" if workers > 1 else "fork").SimpleQueue()
+    listener = threading.Thread(target=_listen, args=(events, seconds, failures, progress), daemon=True)
+    listener.start()
+    try:
+        if workers > 1:
+            outcome = _build_in_fresh_process(cfg, run, data_sha, events, workers=workers, scheduler_url=scheduler_url)
+        else:
+            register(RunContext(cfg, run, data_sha, storage, workspace, available_cores(), data, events))
+            outcome = _build(Publish(run_id=run), workers=1, scheduler_url=scheduler_url)
+    finally:
+        events.put(None)
+        listener.join(timeout=10)
+        forget(run)
+    if failures:
+        raise _as_error(failures[0])
+    if not storage.exists(marker):
+        raise AdaptmlError(f"the training pipeline did not finish ({outcome}); run adaptml train again to resume")
+    return _result(storage, workspace, cfg, run, up_to_date=False, seconds=seconds, started=started)
+
+
+def _build(task: luigi.Task, *, workers: int, scheduler_url: str | None) -> str:
+    """Run Luigi quietly: its own logging is silenced, our tasks report through events instead."""
+    for name in ("luigi", "luigi-interface", "luigi.scheduler", "luigi.worker"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    options: dict[str, Any] = {"workers": workers, "log_level": "CRITICAL", "detailed_summary": True}
+    if scheduler_url:
+        options["scheduler_url"] = scheduler_url
+    else:
+        options["local_scheduler"] = True
+    result = luigi.build([task], **options)
+    return str(result.status.name).lower().replace("_", " ")
+
+
+def _build_in_fresh_process(
+    cfg: Config, run: str, data_sha: str, events: Any, *, workers: int, scheduler_url: str | None
+) -> str:
+    """Run Luigi's parallel workers from a freshly spawned process.
+
+    Luigi forks a process per task. GNU OpenMP hangs in a child forked from a process that had already used OpenMP
+    threads (as any process that trained in-process has), so the forking happens in a clean process. Each task runs
+    one thread there: the processes give the parallelism. Storage comes from boto3's environment in that process.
+    """
+    process = multiprocessing.get_context("spawn").Process(
+        target=_fresh_build, args=(cfg.to_dict(), run, data_sha, events, workers, scheduler_url), name="adaptml-luigi"
+    )
+    process.start()
+    process.join()
+    return "finished" if process.exitcode == 0 else f"its process exited with code {process.exitcode}"
+
+
+def _fresh_build(
+    config: dict[str, Any], run: str, data_sha: str, events: Any, workers: int, scheduler_url: str | None
+) -> None:
+    multiprocessing.set_start_method("fork", force=True)  # our own fresh process: Luigi's tasks fork from it
+    cfg = parse_config(config)
+    storage = Storage()
+    workspace = Registry(cfg.registry, cfg.project, storage=storage).runs_uri(run)
+    register(RunContext(cfg, run, data_sha, storage, workspace, 1, None, events))
+    outcome = _build(Publish(run_id=run), workers=workers, scheduler_url=scheduler_url)
+    if "success" not in outcome:
+        raise SystemExit(2)
+
+
+def _check_reachable(url: str) -> None:
+    """Fail fast with one line when the central scheduler is down (Luigi itself retries for minutes)."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(f"--scheduler-url must be an http(s) URL, got {url!r}")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=3).close()
+    except OSError as error:
+        raise AdaptmlError(f"cannot reach the Luigi scheduler at {url} ({error.strerror or error})") from error
+
+
+def _listen(
+    events: Any, seconds: dict[str, float], failures: list[StageEvent], progress: ProgressCallback | None
+) -> None:
+    while True:
+        event = events.get()
+        if event is None:
+            return
+        if event.kind == "done":
+            seconds[event.stage] = event.seconds
+        elif event.kind == "failed":
+            failures.append(event)
+        if progress is not None:
+            progress(event)
+
+
+def _as_error(event: StageEvent) -> AdaptmlError:
+    """Rebuild the stage's original adaptml error (it may have been raised in a worker process)."""
+    cls = getattr(errors, event.error_class, AdaptmlError)
+    if not (isinstance(cls, type) and issubclass(cls, AdaptmlError)):
+        cls = AdaptmlError
+    return cls(event.message)
+
+
+def _result(
+    storage: Storage,
+    workspace: S3Uri,
+    cfg: Config,
+    run: str,
+    *,
+    up_to_date: bool,
+    seconds: dict[str, float],
+    started: float,
+) -> TrainResult:
+    import json
+
+    marker = json.loads(storage.get_bytes(workspace.join(PUBLISHED)))
+    problem = json.loads(storage.get_bytes(workspace.join("clean/problem.json")))["task"]
+    board = pd.DataFrame(json.loads(storage.get_bytes(workspace.join("evaluate/leaderboard.json"))))
+    leakage = json.loads(storage.get_bytes(workspace.join("eda/summary.json"))).get("leakage", [])
+    registry = Registry(cfg.registry, cfg.project, storage=storage)
+    report = registry.version_uri(marker["version"]).join("eda", "report.html")
+    return TrainResult(
+        run_id=run,
+        version=str(marker["version"]),
+        up_to_date=up_to_date,
+        leaderboard=board,
+        report_uri=str(report),
+        metric=str(problem["metric"]),
+        higher_is_better=bool(problem["higher_is_better"]),
+        task=str(problem["task"]),
+        leakage=list(leakage),
+        stage_seconds=dict(seconds),
+        total_seconds=time.perf_counter() - started,
+    )
+
+
+def train_command(cfg: Config, *, workers: int = 1, scheduler_url: str | None = None, console: Any = None) -> None:
+    """The ``adaptml train`` command: progress while it runs, then the leaderboard, version and report."""
+    from adaptml.pipeline.display import LiveProgress, show_result
+
+    with LiveProgress(console, cfg) as live:
+        result = train(cfg, workers=workers, scheduler_url=scheduler_url, progress=live.update)
+    show_result(console, result)

@@ -1,0 +1,172 @@
+"""Cleaning: a raw frame in, a typed frame and a report of every change out.
+
+Types come from the input schema (``adaptml.schema``): whitespace is stripped, missing markers ("?", "NA",
+"not_applicable", "") become missing, numbers stored as text (with thousands separators), dates and booleans are
+parsed. Rows without a target and exact duplicates are dropped, and so are ID-like and constant columns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from adaptml.errors import DataError
+from adaptml.schema import MISSING_MARKERS, ColumnSpec, coerce_column, infer_kind, infer_schema
+
+__all__ = ["MIN_ROWS", "CleaningReport", "clean"]
+
+MIN_ROWS = 10
+_ID_NAME = re.compile(r"(^|[_\s-])id$|^id[_\s-]|^unnamed(: \d+)?$|^index$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CleaningReport:
+    """Every change cleaning made, counted; ``dropped_columns`` maps a column to why it went."""
+
+    rows_in: int
+    columns_in: int
+    rows_out: int
+    columns_out: int
+    duplicate_rows: int
+    missing_target_rows: int
+    dropped_columns: dict[str, str] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    parsed_from_text: dict[str, str] = field(default_factory=dict)
+    whitespace_stripped: dict[str, int] = field(default_factory=dict)
+    missing_markers: dict[str, int] = field(default_factory=dict)
+    unparsed_values: dict[str, int] = field(default_factory=dict)
+    missing_values: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def clean(
+    frame: pd.DataFrame, target: str, drop: tuple[str, ...] | list[str] = (), *, keep: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, CleaningReport]:
+    """Typed copy of ``frame`` (features typed by the inferred schema, target cleaned) and what was done to it.
+
+    Columns in ``keep`` (e.g. the time column of a time split) are never dropped as ID-like or constant.
+    """
+    _check_shape(frame, target, drop)
+    raw = frame.drop(columns=list(drop))
+    labels = clean_target(raw[target], target)
+    features = raw.drop(columns=[target])
+    schema = infer_schema(features, target=target, task="unknown")
+    typed = schema.coerce(features, strict=False)
+    counts = _value_counts(features, typed, schema.columns)
+    typed[target] = labels
+    has_target = typed[target].notna()
+    typed = typed.loc[has_target]
+    deduplicated = typed.loc[~typed.duplicated()]
+    dropped = {name: "listed in data.drop" for name in drop}
+    useless = _useless_columns(deduplicated.drop(columns=[target]))
+    dropped.update({name: why for name, why in useless.items() if name not in keep})
+    result = deduplicated.drop(columns=[n for n in dropped if n in deduplicated.columns]).reset_index(drop=True)
+    _check_usable(result, target)
+    kept = [c for c in result.columns if c != target]
+    report = CleaningReport(
+        rows_in=len(frame),
+        columns_in=frame.shape[1],
+        rows_out=len(result),
+        columns_out=result.shape[1],
+        duplicate_rows=int(len(typed) - len(deduplicated)),
+        missing_target_rows=int((~has_target).sum()),
+        dropped_columns=dropped,
+        kinds={spec.name: spec.kind for spec in schema.columns if spec.name in kept},
+        parsed_from_text={k: v for k, v in counts["parsed"].items() if k in kept},
+        whitespace_stripped=_nonzero(counts["stripped"]),
+        missing_markers=_nonzero(counts["markers"]),
+        unparsed_values=_nonzero(counts["unparsed"]),
+        missing_values=_nonzero({name: int(result[name].isna().sum()) for name in kept}),
+    )
+    return result, report
+
+
+def clean_target(series: pd.Series, name: str) -> pd.Series:
+    """The target with whitespace stripped and missing markers as missing; numbers when it is numeric."""
+    kind = infer_kind(series)
+    if kind == "datetime":
+        raise DataError(f"target column '{name}' holds dates; use a number or a label as the target")
+    typed = coerce_column(series, ColumnSpec(name=name, kind=kind), strict=False)
+    if typed.notna().sum() == 0:
+        raise DataError(f"target column '{name}' has no values (every row is missing)")
+    return typed if kind == "numeric" else typed.astype("object")
+
+
+def _check_shape(frame: pd.DataFrame, target: str, drop: tuple[str, ...] | list[str]) -> None:
+    if frame.shape[1] == 0 or frame.empty:
+        raise DataError("the dataset has no rows")
+    columns = [str(c) for c in frame.columns]
+    if target not in columns:
+        shown = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
+        raise DataError(f"target column '{target}' is not in the dataset (columns: {shown})")
+    unknown = [name for name in drop if name not in columns]
+    if unknown:
+        raise DataError(f"data.drop names column '{unknown[0]}', which is not in the dataset")
+    if target in drop:
+        raise DataError(f"data.drop lists the target column '{target}'")
+
+
+def _check_usable(result: pd.DataFrame, target: str) -> None:
+    if len(result) < MIN_ROWS:
+        raise DataError(f"only {len(result)} usable row(s) after cleaning; at least {MIN_ROWS} are needed")
+    if result.shape[1] < 2:
+        raise DataError(f"no usable feature columns besides the target '{target}'")
+
+
+def _useless_columns(features: pd.DataFrame) -> dict[str, str]:
+    """Constant (or empty) columns, and ID-like ones: a distinct value per row that numbers or names the row."""
+    reasons: dict[str, str] = {}
+    rows = len(features)
+    for name in features.columns:
+        column = features[name]
+        distinct = int(column.nunique(dropna=True))
+        if distinct == 0:
+            reasons[str(name)] = "empty (every value missing)"
+        elif distinct == 1:
+            reasons[str(name)] = "constant"
+        elif rows >= MIN_ROWS and distinct == rows and _looks_like_id(str(name), column):
+            reasons[str(name)] = "ID-like (a distinct value per row)"
+    return reasons
+
+
+def _looks_like_id(name: str, column: pd.Series) -> bool:
+    if _ID_NAME.search(name.strip()):
+        return True
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.dropna().to_numpy(dtype=float)
+        if not np.all(values == np.round(values)):
+            return False
+        ordered = np.sort(values)
+        return bool(np.all(np.diff(ordered) == 1))
+    return not pd.api.types.is_datetime64_any_dtype(column)
+
+
+def _value_counts(raw: pd.DataFrame, typed: pd.DataFrame, specs: tuple[ColumnSpec, ...]) -> dict[str, dict[str, Any]]:
+    """Per column: values stripped of whitespace, missing markers, values that did not parse, text parsed."""
+    out: dict[str, dict[str, Any]] = {"stripped": {}, "markers": {}, "unparsed": {}, "parsed": {}}
+    for spec in specs:
+        series = raw[spec.name]
+        present = series.dropna()
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+            out["markers"][spec.name] = 0
+            out["unparsed"][spec.name] = int(typed[spec.name].isna().sum() - series.isna().sum())
+            continue
+        text = present.astype(str)
+        stripped = text.str.strip()
+        markers = int(stripped.str.lower().isin(MISSING_MARKERS).sum())
+        out["stripped"][spec.name] = int((text != stripped).sum())
+        out["markers"][spec.name] = markers
+        out["unparsed"][spec.name] = int(typed[spec.name].isna().sum() - series.isna().sum() - markers)
+        if spec.kind != "categorical":
+            out["parsed"][spec.name] = f"{spec.kind} (stored as text)"
+    return out
+
+
+def _nonzero(counts: dict[str, int]) -> dict[str, int]:
+    return {name: count for name, count in counts.items() if count}

@@ -1,0 +1,154 @@
+"""Fitting one zoo model on the training split: optional tuning, k-fold CV with out-of-fold predictions, final fit.
+
+Only the training split ever reaches this module; CV folds, tuning holdouts and early-stopping slices are all
+carved out of it. The pipeline's stateless head (coercion, date parts, column selection) is applied once and the
+fitted head and tail are joined into the whole pipeline that gets pickled.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
+
+from adaptml.schema import Schema, SchemaCoercer
+from adaptml.training.evaluation import model_output, score
+from adaptml.training.features import ColumnSelector, DateParts, FeaturePlan, make_encoder
+from adaptml.training.task import TaskInfo
+from adaptml.training.zoo import FAMILY, SEARCH_SPACE, frozen_params, make_estimator
+
+__all__ = ["FitResult", "build_pipeline", "cv_splits", "fit_model"]
+
+_HEAD = 3  # coerce, dates, select: stateless steps, fitted once
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """A model fitted on the whole training split, with its CV scores and out-of-fold predictions."""
+
+    name: str
+    pipeline: Pipeline
+    params: dict[str, Any]
+    cv_scores: tuple[float, ...]
+    oof: np.ndarray
+    fit_seconds: float
+    tuning: dict[str, Any] = field(default_factory=dict)
+
+
+def build_pipeline(
+    name: str,
+    *,
+    schema: Schema,
+    plan: FeaturePlan,
+    info: TaskInfo,
+    seed: int,
+    n_jobs: int = 1,
+    params: dict[str, Any] | None = None,
+) -> Pipeline:
+    """An unfitted whole pipeline: raw records in, predictions out."""
+    return Pipeline(
+        [
+            ("coerce", SchemaCoercer(schema.to_dict())),
+            ("dates", DateParts(plan.datetime)),
+            ("select", ColumnSelector(tuple(plan.features))),
+            ("encode", make_encoder(FAMILY[name], plan, task=info.task, seed=seed)),
+            ("model", make_estimator(name, info.task, seed=seed, n_jobs=n_jobs, params=params)),
+        ]
+    )
+
+
+def cv_splits(y: pd.Series, info: TaskInfo, *, folds: int, seed: int, shuffle: bool = True) -> list[Any]:
+    """k folds of the training split: stratified for classification when every class can fill each fold."""
+    folds = max(2, min(folds, len(y) // 2))
+    if info.task == "classification" and int(y.value_counts().min()) >= folds:
+        return list(StratifiedKFold(folds, shuffle=shuffle, random_state=seed if shuffle else None).split(y, y))
+    return list(KFold(folds, shuffle=shuffle, random_state=seed if shuffle else None).split(y))
+
+
+def fit_model(
+    name: str,
+    train: pd.DataFrame,
+    *,
+    schema: Schema,
+    plan: FeaturePlan,
+    info: TaskInfo,
+    seed: int,
+    cv_folds: int = 5,
+    n_jobs: int = 1,
+    budget_seconds: float = 0.0,
+    shuffle: bool = True,
+) -> FitResult:
+    """Tune (within the budget), cross-validate and fit one model on the training split."""
+    y = train[schema.target]
+
+    def tail_for(params: dict[str, Any]) -> Pipeline:
+        whole = build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed, n_jobs=n_jobs, params=params)
+        return whole[_HEAD:]
+
+    with threadpool_limits(n_jobs):
+        head = build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed)[:_HEAD].fit(train)
+        base = head.transform(train)
+        space = {} if name == "ridge" and info.task == "regression" else SEARCH_SPACE.get(name, {})
+        params, tuning = _tune(tail_for, space, base, y, info, seed=seed, budget_seconds=budget_seconds)
+        tail = tail_for(params)
+        started = time.perf_counter()
+        tail.fit(base, y)
+        fit_seconds = time.perf_counter() - started
+        # the folds reuse the tree count early stopping chose on the final fit: one search, not k+1
+        frozen = tail_for({**params, **frozen_params(name, tail[-1])})
+        splits = cv_splits(y, info, folds=cv_folds, seed=seed, shuffle=shuffle)
+        scores, oof = _cross_validate(frozen, base, y, info, splits)
+    whole = Pipeline([*head.steps, *tail.steps])
+    return FitResult(name, whole, params, tuple(scores), oof, fit_seconds, tuning)
+
+
+def _cross_validate(
+    tail: Pipeline, base: pd.DataFrame, y: pd.Series, info: TaskInfo, splits: list[Any]
+) -> tuple[list[float], np.ndarray]:
+    width = len(info.classes)
+    oof = np.zeros((len(y), width)) if width else np.zeros(len(y))
+    scores = []
+    for fit_rows, held_rows in splits:
+        model = clone(tail).fit(base.iloc[fit_rows], y.iloc[fit_rows])
+        output = model_output(model, base.iloc[held_rows], info)
+        oof[held_rows] = output
+        scores.append(score(info.metric, info, y.iloc[held_rows], output))
+    return scores, oof
+
+
+def _tune(
+    tail_for: Callable[[dict[str, Any]], Pipeline],
+    space: dict[str, list[Any]],
+    base: pd.DataFrame,
+    y: pd.Series,
+    info: TaskInfo,
+    *,
+    seed: int,
+    budget_seconds: float,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Seeded random search on a holdout of the training split, until the time budget runs out."""
+    if budget_seconds <= 0 or not space:
+        return {}, {}
+    stratify = y if info.task == "classification" and int(y.value_counts().min()) >= 2 else None
+    fit_x, held_x, fit_y, held_y = train_test_split(base, y, test_size=0.2, random_state=seed, stratify=stratify)
+    rng = random.Random(seed)
+    deadline = time.perf_counter() + budget_seconds
+    trials: list[dict[str, Any]] = []
+    candidate: dict[str, Any] = {}  # the defaults go first, so tuning never does worse on the holdout
+    while time.perf_counter() < deadline and len(trials) < 50:
+        tail = tail_for(candidate).fit(fit_x, fit_y)
+        value = score(info.metric, info, held_y, model_output(tail, held_x, info))
+        goodness = value if info.higher_is_better else -value
+        trials.append({"params": candidate, "score": value, "goodness": -np.inf if np.isnan(goodness) else goodness})
+        candidate = {key: rng.choice(values) for key, values in space.items()}
+    best = max(trials, key=lambda t: t["goodness"])
+    return dict(best["params"]), {"trials": len(trials), "best_score": best["score"], "budget_seconds": budget_seconds}

@@ -1,0 +1,89 @@
+"""A real Chromium loads the results pages for HTML/script payloads in an uploaded CSV and in the form fields.
+
+The page's Content-Security-Policy would block inline script anyway, so the browser context bypasses CSP: what is
+proved is that the payloads are escaped, not merely blocked. No dialog opens, no payload sets ``window.__xss``,
+and each payload shows as the literal text it was.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+pytestmark = pytest.mark.browser
+
+CORPUS = Path(__file__).parents[1] / "data" / "bad"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+FORM_PAYLOAD = '"><img src=x onerror="window.__xss=\'form\'"><script>window.__xss="form"</script>'
+
+
+@pytest.fixture
+def base_url(app: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        context = browser.new_context(bypass_csp=True)
+        page = context.new_page()
+        page.dialogs = []  # type: ignore[attr-defined]
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        yield page
+        browser.close()
+
+
+def _assert_inert(page: Any) -> None:
+    page.wait_for_timeout(300)  # let any injected onerror/onload handler fire
+    assert page.evaluate("window.__xss") is None
+    assert page.dialogs == []
+
+
+def test_script_in_uploaded_cells_and_column_names_stays_text(page, base_url):
+    page.goto(base_url + "/")
+    page.set_input_files("#csv-file", str(CORPUS / "html_script.csv"))
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_selector("#results-table")
+    _assert_inert(page)
+    table = page.locator("#results-table").inner_text()
+    for payload in ("<script>window.__xss=1</script>", '<img src=x onerror="window.__xss=2">', '"><svg onload'):
+        assert payload in table
+    assert "<img src=x onerror=alert('col')>" in page.locator("[data-testid=extra-columns]").inner_text()
+
+
+def test_script_in_form_fields_stays_text(page, base_url):
+    page.goto(base_url + "/")
+    page.evaluate(
+        """payload => {
+            const city = document.querySelector('[name=city]');
+            const option = document.createElement('option');
+            option.value = payload; city.appendChild(option); city.value = payload;
+        }""",
+        FORM_PAYLOAD,
+    )
+    page.click("#record-form button[type=submit]")
+    page.wait_for_selector("[data-testid=model-cards]")
+    _assert_inert(page)
+    assert FORM_PAYLOAD in page.locator("#results-table").inner_text()
