@@ -122,19 +122,33 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
+def _clean_text(value: object) -> object:
+    text = str(value).strip()
+    return np.nan if text.lower() in MISSING_MARKERS else text
+
+
 def _as_text(series: pd.Series) -> pd.Series:
-    """Strings stripped of whitespace, with every missing marker turned into NaN."""
-    text = series.astype("object").where(series.notna(), None)
-    text = text.map(lambda v: v if v is None else str(v).strip())
-    # pandas 3 may infer the str dtype here and turn None into NaN, so test for "not a string", not "is None"
-    return text.where(~text.map(lambda v: not isinstance(v, str) or v.lower() in MISSING_MARKERS), np.nan)
+    """Strings stripped of whitespace (an object column), with every missing marker turned into NaN.
+
+    One pass of plain Python over the values: a few times faster than chained ``Series.map`` calls.
+    """
+    present = series.notna().to_numpy()
+    values = series.to_numpy(dtype=object)
+    cleaned = [_clean_text(value) if keep else np.nan for value, keep in zip(values, present, strict=True)]
+    return pd.Series(cleaned, index=series.index, dtype=object)
+
+
+def _number_text(value: object) -> object:
+    """Thousands separators dropped from number-like text, yes/no words as 1.0/0.0, other text lowercased."""
+    if not isinstance(value, str):
+        return value
+    lowered = (value.replace(",", "") if _NUMBER_TEXT.match(value) else value).lower()
+    return 1.0 if lowered in _TRUE else 0.0 if lowered in _FALSE else lowered
 
 
 def _to_number(text: pd.Series) -> pd.Series:
-    cleaned = text.map(lambda v: v.replace(",", "") if isinstance(v, str) and _NUMBER_TEXT.match(v) else v)
-    lowered = cleaned.map(lambda v: v.lower() if isinstance(v, str) else v)
-    booleans = lowered.map(lambda v: 1.0 if v in _TRUE else 0.0 if v in _FALSE else v)
-    return pd.to_numeric(booleans, errors="coerce")
+    cleaned = [_number_text(value) for value in text.to_numpy(dtype=object)]
+    return pd.to_numeric(pd.Series(cleaned, index=text.index, dtype=object), errors="coerce")
 
 
 def _bad_value(text: pd.Series, parsed: pd.Series, name: str, expected: str, row_offset: int) -> InputError:

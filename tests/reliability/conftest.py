@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from tests.serving.conftest import PROJECT, Bundle, build_bundle, make_settings
 
 from adaptml.registry import Registry
 from adaptml.serving import create_app
-from tests.serving.conftest import PROJECT, Bundle, build_bundle, make_settings
 
 NO_DASK = {"dask_threshold": 100_000}
 

@@ -114,3 +114,25 @@ def test_a_json_record_with_ten_thousand_keys_predicts(client):
     record.update({f"extra_{index}": index for index in range(9_996)})
     response = client.post("/api/v1/predict", data=json.dumps(record), headers={"Content-Type": "application/json"})
     assert response.status_code == 200 and len(response.get_json()["extra_columns_ignored"]) == 9_996
+
+
+def test_records_with_disjoint_keys_are_refused_before_becoming_a_huge_frame(client):
+    """20,000 one-key records with different keys: 300 kB of JSON that would be a 20,000 x 20,000 frame."""
+    body = json.dumps([{f"key_{index}": 1} for index in range(20_000)])
+    response = client.post("/api/v1/predict", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "20,000 different keys" in response.get_json()["message"]
+
+
+def test_a_flood_of_empty_objects_is_refused_before_parsing(client):
+    """'[{},{},...]' costs ~60 bytes of memory per byte of JSON once parsed: counted first, refused as too many rows."""
+    body = b"[" + b"{}," * 300_000 + b"{}]"  # 900 kB, under the 1 MB limit of these tests; max_rows is 500
+    response = client.post("/api/v1/predict", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413 and "serving.max_rows" in response.get_json()["message"]
+
+
+def test_records_missing_some_columns_are_still_fine(client):
+    full = {"size": 50.5, "rooms": 2, "city": "paris", "listed": "2023-02-01"}
+    records = [full, {**full, "note": "x"}, {k: v for k, v in full.items() if k != "rooms"}]
+    response = client.post("/api/v1/predict", json=records)
+    assert response.status_code == 200 and response.get_json()["row_count"] == 3

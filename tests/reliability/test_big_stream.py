@@ -20,10 +20,10 @@ from typing import Any
 import psutil
 import pytest
 import requests
-
-from adaptml.registry import Registry
 from bench.load_test import Served, gunicorn, write_config
 from tests.serving.conftest import Bundle
+
+from adaptml.registry import Registry
 
 pytestmark = pytest.mark.slow
 
@@ -161,4 +161,3 @@ def test_the_limit_names_itself(served):
     response = requests.post(f"{served.url}/api/v1/predict", data=body, headers={"Content-Type": "text/csv"})
     assert response.status_code == 413
     assert f"{LIMIT_MB:g} MB limit (serving.max_upload_mb)" in response.json()["message"]
-

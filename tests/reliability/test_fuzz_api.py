@@ -21,11 +21,11 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis import checks as st_checks
+from tests.serving.conftest import Bundle
 
 from adaptml.registry import Registry
 from adaptml.reload.signing import SECRET_ENV
 from adaptml.serving.openapi import openapi_spec
-from tests.serving.conftest import Bundle
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
 
@@ -79,8 +79,9 @@ def schema(request: Any, s3_client: Any) -> Any:
 @pytest.fixture(scope="module")
 def make_app_module(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """make_app for module-scoped apps (the reload endpoint enabled with a secret, so it is fuzzed too)."""
-    from adaptml.serving import create_app
     from tests.serving.conftest import make_settings
+
+    from adaptml.serving import create_app
 
     apps: list[Flask] = []
     monkeypatch = pytest.MonkeyPatch()

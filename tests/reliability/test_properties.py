@@ -134,7 +134,7 @@ def test_arbitrary_bytes_predict_or_are_a_4xx(client, body, content_type):
     _assert_predicts_or_4xx(_post(client, body, content_type))
 
 
-@FUZZ
+@settings(FUZZ, max_examples=60)
 @given(records=st.lists(near_records(), min_size=1, max_size=5))
 def test_the_core_only_ever_raises_input_error(app, records):
     """Below HTTP: parsing and the prediction core return a result or raise InputError, nothing else."""

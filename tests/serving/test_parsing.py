@@ -82,7 +82,7 @@ def test_too_many_rows_is_413_naming_the_limit():
         (b"size,rooms\n", InputError, "the upload has a header but no data rows"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", UnsupportedMediaType, "the upload is not CSV text"),
         (b'a,b\n1,2\n3,"4\n', InputError, "the upload is not a readable CSV"),
-        (b"a,b\n1,2\n3,4,5,6\n", InputError, "the upload is not a readable CSV: Error tokenizing data"),
+        (b"a,b\n1,2\n3,4,5,6\n", InputError, "the upload is not a readable CSV: row 2 has 4 values"),
     ],
 )
 def test_bad_csv_files(data, error, message):

@@ -95,7 +95,8 @@ def store_hooks(store: Any) -> StoreHooks:
         if getattr(outcome, "action", None) != "refused":
             return
         reason = str(getattr(outcome, "reason", "") or "refused")
-        if getattr(outcome, "version", None) is None or not _reachable(live()):
+        transient = getattr(outcome, "transient", False) or getattr(outcome, "version", None) is None
+        if transient or not _reachable(live()):
             raise StorageError(reason)  # S3 trouble, not a bad version: the watcher retries with backoff
         raise RefusedVersion(reason)  # settled: the store recorded why; wait for LATEST to change
 

@@ -42,6 +42,7 @@ JSON_TYPES = frozenset({JSON, "application/*+json", "text/json"})
 CSV_TYPES = frozenset({CSV, "application/csv", "text/plain"})
 RECORD_KEYS = ("records", "dataframe_records", "instances", "inputs")
 ALTERNATIVE_DELIMITERS = (";", "\t", "|")
+SPARSE_FACTOR, MAX_SPARSE_CELLS = 4, 1_000_000  # records x distinct keys allowed beyond the values sent
 HEADER_SCAN = 1 << 20  # the header is looked for in the first MiB of text
 FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
@@ -75,6 +76,8 @@ def parse_body(body: bytes, content_type: str | None, *, max_rows: int) -> pd.Da
 
 
 def parse_json(body: bytes, *, max_rows: int) -> pd.DataFrame:
+    if body.count(b"{") + body.count(b"[") > 2 * max_rows + 4:  # refused before json.loads builds them all:
+        check_rows(max_rows + 1, max_rows)  # "[{},{},...]" costs ~60 bytes of memory per byte of body
     try:
         payload = json.loads(body)
     except UnicodeDecodeError as error:
@@ -116,8 +119,24 @@ def _from_records(records: Sequence[Any], *, max_rows: int) -> pd.DataFrame:
     for number, record in enumerate(records, start=1):
         if not isinstance(record, Mapping):
             raise InputError(f"row {number}: expected a JSON object, got {_json_kind(record)}", details={"row": number})
+    _check_dense(records)
     rows = list(records)
     return _scalars_only(_build(lambda: pd.DataFrame.from_records(rows), lambda: rows))
+
+
+def _check_dense(records: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse records whose keys barely overlap: a frame is records x distinct keys, so 20,000 one-key records
+    with different keys (300 kB of JSON) would need 400 million cells."""
+    names: set[str] = set()
+    pairs = 0
+    for record in records:
+        names.update(record)
+        pairs += len(record)
+    if len(records) * len(names) > max(SPARSE_FACTOR * pairs, MAX_SPARSE_CELLS):
+        raise InputError(
+            f"the {len(records):,} records use {len(names):,} different keys between them: "
+            "send the same columns in every record"
+        )
 
 
 def _from_split(split: Any, *, max_rows: int) -> pd.DataFrame:
@@ -245,7 +264,7 @@ def _tokenizer_problem(error: Exception) -> str:
         expected, line, saw = (int(group) for group in found.groups())
         return f"row {line - 1} has {saw} values, but the header names {expected} columns"
     if "EOF inside string" in first:
-        return "a quoted value is never closed (a \" without its closing \")"
+        return 'a quoted value is never closed (a " without its closing ")'
     return first[:200]
 
 

@@ -14,7 +14,8 @@ import copy
 import hashlib
 import io
 import pickle
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -103,12 +104,35 @@ class SharedPipeline:
         return _remember(f"{self.keys[-1]}:{method}", data, lambda: getattr(final, method)(data))
 
 
-def _wrap(pipeline: Any, fingerprints: dict[int, str]) -> SharedPipeline:
+def _signature(step: Any) -> str:
+    """A cheap stand-in for equality: the step's type and parameters (fitted state aside)."""
+    get_params = getattr(step, "get_params", None)
+    try:
+        params = repr(get_params(deep=False)) if get_params is not None else f"@{id(step)}"
+    except Exception:  # noqa: BLE001 - an odd estimator is simply never shared
+        params = f"@{id(step)}"
+    return f"{type(step).__module__}.{type(step).__qualname__}({params})"
+
+
+class _Fingerprints:
+    """Fingerprints of fitted steps. Only a step whose type and parameters some other step shares can equal it,
+    so only those pay for hashing their pickle (tens of MB for big forests and boosters); the rest stay unique."""
+
+    def __init__(self, steps: Iterable[Any]) -> None:
+        self._counts = Counter(_signature(step) for step in steps)
+        self._known: dict[int, str] = {}
+
+    def __call__(self, step: Any) -> str:
+        if id(step) not in self._known:
+            shared = self._counts[_signature(step)] > 1
+            self._known[id(step)] = _fingerprint(step) if shared else f"unique-{id(step)}"
+        return self._known[id(step)]
+
+
+def _wrap(pipeline: Any, fingerprints: _Fingerprints) -> SharedPipeline:
     keys, key = [], "root"
     for _, step in pipeline.steps:
-        if id(step) not in fingerprints:
-            fingerprints[id(step)] = _fingerprint(step)
-        key = _chain(key, fingerprints[id(step)])
+        key = _chain(key, fingerprints(step))
         keys.append(key)
     return SharedPipeline(pipeline, keys)
 
@@ -118,23 +142,39 @@ def _is_pipeline(value: Any) -> bool:
     return isinstance(steps, list) and bool(steps) and hasattr(value, "predict")
 
 
-def _share_members(pipeline: Any, fingerprints: dict[int, str]) -> Any:
-    """The pipeline, or a copy whose ensemble step (one with a ``[(name, pipeline), ...]`` parameter) routes its
-    members through the shared work; the loaded model itself is left untouched."""
-    name, final = pipeline.steps[-1]
+def _members(final: Any) -> dict[str, list[tuple[str, Any]]]:
+    """An ensemble step's member pipelines: its ``[(name, pipeline), ...]`` parameters, by parameter name."""
     get_params = getattr(final, "get_params", None)
     if get_params is None:
-        return pipeline
-    members = {
-        param: [(label, _wrap(member, fingerprints)) for label, member in value]
+        return {}
+    return {
+        param: value
         for param, value in get_params(deep=False).items()
         if isinstance(value, list) and value and all(_is_member(item) for item in value)
     }
+
+
+def _share_members(pipeline: Any, fingerprints: _Fingerprints) -> Any:
+    """The pipeline, or a copy whose ensemble step routes its members through the shared work; the loaded
+    model itself is left untouched."""
+    name, final = pipeline.steps[-1]
+    members = _members(final)
     if not members:
         return pipeline
+    shared = {
+        param: [(label, _wrap(member, fingerprints)) for label, member in value] for param, value in members.items()
+    }
     copied = pipeline[:]
-    copied.steps[-1] = (name, copy.copy(final).set_params(**members))
+    copied.steps[-1] = (name, copy.copy(final).set_params(**shared))
     return copied
+
+
+def _all_steps(pipelines: Iterable[Any]) -> Iterator[Any]:
+    for pipeline in pipelines:
+        for _, step in pipeline.steps:
+            yield step
+        for value in _members(pipeline.steps[-1][1]).values():
+            yield from _all_steps(member for _, member in value)
 
 
 def _is_member(item: Any) -> bool:
@@ -146,9 +186,6 @@ def share_steps(pipelines: Mapping[str, Any]) -> dict[str, SharedPipeline]:
 
     The given pipelines are not modified.
     """
-    fingerprints: dict[int, str] = {}
-    return {
-        name: _wrap(_share_members(pipeline, fingerprints), fingerprints)
-        for name, pipeline in pipelines.items()
-        if _is_pipeline(pipeline)
-    }
+    chosen = {name: pipeline for name, pipeline in pipelines.items() if _is_pipeline(pipeline)}
+    fingerprints = _Fingerprints(_all_steps(chosen.values()))
+    return {name: _wrap(_share_members(pipeline, fingerprints), fingerprints) for name, pipeline in chosen.items()}

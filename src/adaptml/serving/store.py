@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from adaptml.errors import AdaptmlError, NotReady
+from adaptml.errors import AdaptmlError, NotReady, ObjectNotFound, StorageError
 from adaptml.registry import LoadedVersion, Registry
 from adaptml.serving.loaded import LoadedModels, load_models, smoke_test
 
-__all__ = ["ModelStore", "Refusal", "RefreshOutcome"]
+__all__ = ["ModelStore", "Refusal", "RefreshOutcome", "is_transient"]
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,25 @@ class RefreshOutcome:
     action: Literal["loaded", "unchanged", "refused"]
     version: str | None
     reason: str | None = None
+    transient: bool = False  # S3 could not be read (down, cut mid-download): retry, the version is not at fault
 
     @property
     def ok(self) -> bool:
         return self.action != "refused"
+
+
+def is_transient(error: BaseException) -> bool:
+    """S3 trouble (unreachable, throttled, a connection cut mid-download), as opposed to a bad version.
+
+    A missing object is the version's fault (its manifest names a file that is not there); the rest of the
+    storage errors and any network-level failure from botocore or urllib3 pass with time.
+    """
+    from botocore.exceptions import BotoCoreError
+    from urllib3.exceptions import HTTPError
+
+    if isinstance(error, StorageError):
+        return not isinstance(error, ObjectNotFound)
+    return isinstance(error, BotoCoreError | HTTPError | OSError)
 
 
 class ModelStore:
@@ -123,12 +138,15 @@ class ModelStore:
 
     def _refuse(self, version: str | None, error: Exception) -> RefreshOutcome:
         reason = str(error) if isinstance(error, AdaptmlError) else f"{type(error).__name__}: {error}"
+        transient = is_transient(error)
+        if transient:
+            reason = f"S3 could not be read ({reason[:300]}); the served version stays until it can"
         record = Refusal(version, reason, _now())
         self._last_error = record
-        if version is not None:
+        if version is not None and not transient:  # an outage or a cut download is not the version's fault
             self._last_refusal = record
         log.warning("refused version %s of %s: %s", version or "?", self.registry.project, reason)
-        return RefreshOutcome("refused", version, reason)
+        return RefreshOutcome("refused", version, reason, transient)
 
     # -- background retry until the first version is loaded -----------------------------------------
     def start_retry(self, *, initial: float = 1.0, maximum: float = 30.0) -> None:

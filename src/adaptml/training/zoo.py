@@ -48,7 +48,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "random_forest": {"n_estimators": 100, "min_samples_leaf": 3, "max_features": 0.5},
     "extra_trees": {"n_estimators": 100, "min_samples_leaf": 3, "max_features": 0.7},
     "hist_gradient_boosting": {
-        "learning_rate": 0.05,
+        "learning_rate": 0.1,
         "max_leaf_nodes": 31,
         "l2_regularization": 1.0,
         "max_iter": 3000,

@@ -1,0 +1,204 @@
+"""Reload benchmark: how long from publishing a new version until every serving process answers with it.
+
+As tests/reload/test_gunicorn_switch.py does, gunicorn runs ``adaptml.serving.wsgi:app`` with two worker processes
+against the embedded S3 server, serving the trained hotel_rates version. Two paths, each timed over several
+publishes: the notification path (S3 event -> SQS -> the Lambda handler run locally -> signed POST to one worker ->
+its sibling through the runtime directory) with polling off, and ETag polling alone (every 2 s) with no notification.
+Times come from the workers' own status files (``switched_at``). Results: bench/results/reload.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import psutil
+import yaml
+
+from adaptml.registry import Registry
+from adaptml.reload import handler as lambda_handler
+from adaptml.reload.local import run_local
+from adaptml.reload.watch import read_statuses
+from adaptml.s3server import free_port, running_s3
+from adaptml.storage import Storage
+from bench.common import Options, show_table, stop, wait_ready, write_results
+from bench.trained import ensure_version
+
+WORKERS = 2
+POLL_SECONDS = 2.0
+SECRET = "bench-reload-secret"
+
+
+@contextmanager
+def gunicorn(registry: Registry, folder: Path, poll_seconds: float) -> Iterator[tuple[str, Path, Any]]:
+    """gunicorn with WORKERS workers; yields its URL, runtime directory and process."""
+    config = folder / f"config-{poll_seconds:g}.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "project": registry.project,
+                "registry": str(registry.root),
+                "data": {"uri": f"s3://{registry.root.bucket}/data/unused.csv", "target": "unused"},
+                "serving": {"poll_seconds": poll_seconds},
+            }
+        )
+    )
+    runtime = folder / f"runtime-{poll_seconds:g}"
+    env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    env.update(ADAPTML_CONFIG=str(config), ADAPTML_RUNTIME_DIR=str(runtime), ADAPTML_RELOAD_SECRET=SECRET)
+    env.update(GUNICORN_CMD_ARGS="")
+    port = free_port()
+    binary = Path(sys.executable).with_name("gunicorn")
+    command = [str(binary), "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "adaptml.serving.wsgi:app"]
+    with (folder / f"gunicorn-{poll_seconds:g}.log").open("wb") as log:
+        master = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/readyz", master)
+            yield f"http://127.0.0.1:{port}", runtime, master
+        finally:
+            stop(master)
+
+
+def wait_all_on(runtime: Path, master: Any, version: str, timeout: float = 120) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = {child.pid for child in psutil.Process(master.pid).children()}
+        statuses = [s for s in read_statuses(runtime) if s["pid"] in pids]
+        if len(statuses) == WORKERS and all(s.get("version") == version for s in statuses):
+            return statuses
+        time.sleep(0.01)
+    raise RuntimeError(f"not every worker reached {version} within {timeout:.0f} s")
+
+
+def publish_rounds(
+    registry: Registry,
+    files: dict[str, bytes],
+    metadata: dict[str, Any],
+    runtime: Path,
+    master: Any,
+    tag: str,
+    rounds: int,
+) -> list[dict[str, Any]]:
+    """Publish ``rounds`` new versions one after another; time each until all workers serve it."""
+    results = []
+    for index in range(rounds):
+        version = f"bench-{tag}-{index + 1}"
+        started = time.time()
+        registry.publish(version, files, metadata)
+        published = time.time()
+        statuses = wait_all_on(runtime, master, version)
+        last = max(s["switched_at"] for s in statuses)
+        results.append(
+            {
+                "version": version,
+                "publish_s": round(published - started, 3),
+                "serving_after_latest_s": round(last - published, 3),
+                "serving_after_publish_start_s": round(last - started, 3),
+                "reasons": sorted({str(s.get("reason")) for s in statuses}),
+            }
+        )
+        time.sleep(1.0)
+    return results
+
+
+def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    after = [r["serving_after_latest_s"] for r in rounds]
+    return {
+        "rounds": rounds,
+        "median_after_latest_s": round(statistics.median(after), 3),
+        "max_after_latest_s": round(max(after), 3),
+        "median_publish_s": round(statistics.median(r["publish_s"] for r in rounds), 3),
+    }
+
+
+def run(options: Options) -> dict[str, Any]:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    rounds = options.pick(5, 2)
+    with running_s3(export=True), tempfile.TemporaryDirectory() as workdir:
+        storage = Storage()
+        registry, version = ensure_version("hotel_rates", storage)
+        loaded = registry.load(version)
+        files = loaded.files
+        metadata = {
+            k: v for k, v in loaded.manifest.items() if k not in ("project", "version", "published_at", "files")
+        }
+        folder = Path(workdir)
+        with gunicorn(registry, folder, poll_seconds=0) as (url, runtime, master):
+            os.environ.update(ADAPTML_RELOAD_SECRET=SECRET, ADAPTML_REGISTRY_PREFIX=registry.root.key)
+            lambda_handler.reset_clients()
+            stop_runner = threading.Event()
+            runner = threading.Thread(
+                target=run_local,
+                args=("bench-reload",),
+                kwargs={
+                    "bucket": registry.root.bucket,
+                    "prefix": registry.root.key,
+                    "targets": [url],
+                    "stop": stop_runner,
+                    "sqs_client": boto3.session.Session().client("sqs"),
+                    "storage_client": storage.client,
+                    "console": _Quiet(),
+                },
+                daemon=True,
+            )
+            runner.start()
+            try:
+                time.sleep(2.0)  # the runner configures the bucket and starts long-polling
+                notified = summary(publish_rounds(registry, files, metadata, runtime, master, "notified", rounds))
+            finally:
+                stop_runner.set()
+                runner.join(timeout=10)
+        with gunicorn(registry, folder, poll_seconds=POLL_SECONDS) as (_, runtime, master):
+            polled = summary(publish_rounds(registry, files, metadata, runtime, master, "polled", rounds))
+    return {
+        "version": {"dataset": "hotel_rates", "files": len(files), "mb": round(sum(map(len, files.values())) / 1e6, 1)},
+        "workers": WORKERS,
+        "notification_path": notified,
+        "polling_path": {**polled, "poll_seconds": POLL_SECONDS},
+    }
+
+
+class _Quiet:
+    """A console for the local runner that keeps its per-message lines out of the benchmark's table."""
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def report(results: dict[str, Any]) -> None:
+    rows = []
+    for label, key in (
+        ("notification (S3 -> SQS -> handler -> POST)", "notification_path"),
+        (f"polling every {POLL_SECONDS:g} s", "polling_path"),
+    ):
+        part = results[key]
+        rows.append([label, part["median_after_latest_s"], part["max_after_latest_s"], part["median_publish_s"]])
+    show_table(
+        f"reload: LATEST written -> all {results['workers']} gunicorn workers serving it "
+        f"({results['version']['mb']} MB version, {len(results['notification_path']['rounds'])} publishes each)",
+        ["path", "median s", "max s", "publish itself s"],
+        rows,
+    )
+
+
+def main(options: Options | None = None) -> None:
+    options = options or Options()
+    results = run(options)
+    path = write_results("reload", {"quick": options.quick, **results})
+    report(results)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
