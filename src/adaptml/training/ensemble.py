@@ -1,7 +1,8 @@
 """The automatic ensemble: a weighted average of fitted models, weights chosen on out-of-fold predictions.
 
-Weights come from greedy forward selection with replacement (Caruana et al., 2004) over the models'
-out-of-fold predictions on the training split, so the test split plays no part in choosing them.
+Weights come from the models' out-of-fold predictions on the training split, so the test split plays no part in
+choosing them: greedy forward selection with replacement (Caruana et al., 2004), and for regression also
+non-negative least squares (NNLS); ``ensemble_weights`` keeps whichever blend scores better out of fold.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import nnls
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.pipeline import Pipeline
 
@@ -18,7 +20,16 @@ from adaptml.schema import Schema, SchemaCoercer
 from adaptml.training.evaluation import model_output, score
 from adaptml.training.task import TaskInfo
 
-__all__ = ["EnsembleClassifier", "EnsembleRegressor", "blend", "build_ensemble", "ensemble_objective", "greedy_weights"]
+__all__ = [
+    "EnsembleClassifier",
+    "EnsembleRegressor",
+    "blend",
+    "build_ensemble",
+    "ensemble_objective",
+    "ensemble_weights",
+    "greedy_weights",
+    "nnls_weights",
+]
 
 ROUNDS = 30
 
@@ -53,6 +64,34 @@ def greedy_weights(
                 best_name, best_value = name, value
         picks[best_name] += 1
     return {name: count / rounds for name, count in sorted(picks.items())}
+
+
+def nnls_weights(outputs: dict[str, np.ndarray], y: pd.Series | np.ndarray) -> dict[str, float]:
+    """Regression weights by non-negative least squares of the target on the models' predictions, summing to 1."""
+    names = sorted(outputs)
+    matrix = np.column_stack([np.asarray(outputs[name], dtype="float64") for name in names])
+    coefs, _ = nnls(matrix, np.asarray(y, dtype="float64"))
+    total = float(coefs.sum())
+    if total <= 0:
+        return {}
+    return {name: float(c) / total for name, c in zip(names, coefs, strict=True) if c > 0}
+
+
+def ensemble_weights(
+    outputs: dict[str, np.ndarray], y: pd.Series | np.ndarray, info: TaskInfo, *, rounds: int = ROUNDS
+) -> dict[str, float]:
+    """The better out-of-fold blend of greedy selection and (for regression) NNLS; ties go to greedy."""
+    greedy = greedy_weights(outputs, y, info, rounds=rounds)
+    if info.task != "regression":
+        return greedy
+    stacked = nnls_weights(outputs, y)
+    if not stacked:
+        return greedy
+    metric = ensemble_objective(info)
+    sign = 1.0 if metric in ("roc_auc", "r2") else -1.0
+    greedy_value = sign * score(metric, info, y, blend(outputs, greedy))
+    stacked_value = sign * score(metric, info, y, blend(outputs, stacked))
+    return stacked if stacked_value > greedy_value else greedy
 
 
 class _Ensemble(BaseEstimator):

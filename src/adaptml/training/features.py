@@ -32,7 +32,8 @@ __all__ = [
     "plan_features",
 ]
 
-DATE_PARTS = ("year", "month", "day", "day_of_week", "day_of_year")
+DATE_PARTS = ("year", "month", "week", "day", "day_of_week", "day_of_year", "days")
+EPOCH = pd.Timestamp("2000-01-01")
 LOW_CARDINALITY = 30
 MISSING_LABEL = "__missing__"
 
@@ -83,7 +84,11 @@ def plan_features(schema: Schema, train: pd.DataFrame) -> FeaturePlan:
 
 
 class DateParts(TransformerMixin, BaseEstimator):
-    """Replace each datetime column by its year, month, day, day of week and day of year (missing stays missing)."""
+    """Replace each datetime column by its parts (missing stays missing).
+
+    The parts are year, month, ISO week, day of month, day of week, day of year, and days since a fixed epoch
+    (a trend feature trees can split on); seasonality lives in week and day of year, weekly cycles in day of week.
+    """
 
     def __init__(self, columns: tuple[str, ...] = ()) -> None:
         self.columns = columns
@@ -101,8 +106,18 @@ class DateParts(TransformerMixin, BaseEstimator):
         for name in self.columns:
             stamps = pd.to_datetime(X[name], errors="coerce")
             for part in DATE_PARTS:
-                parts[f"{name}_{part}"] = getattr(stamps.dt, part).astype("float64")
+                parts[f"{name}_{part}"] = _date_part(stamps, part)
         return pd.concat([X.drop(columns=list(self.columns)), pd.DataFrame(parts, index=X.index)], axis=1)
+
+
+def _date_part(stamps: pd.Series, part: str) -> pd.Series:
+    """One numeric part of a datetime series, as float64 with NaN where the date is missing."""
+    if part == "week":
+        return stamps.dt.isocalendar().week.astype("float64")
+    if part == "days":
+        naive = stamps.dt.tz_localize(None) if stamps.dt.tz is not None else stamps
+        return ((naive - EPOCH) / pd.Timedelta(days=1)).astype("float64")
+    return getattr(stamps.dt, part).astype("float64")
 
 
 def engineer(frame: pd.DataFrame, plan: FeaturePlan) -> pd.DataFrame:
