@@ -60,9 +60,12 @@ class S3Process:
 
 @dataclass
 class FaultProxy:
-    """A loopback TCP proxy to ``target_port``. Modes: ``pass`` (forward), ``refuse`` (accept and close at once,
-    as a dead endpoint), ``cut`` (close each connection after forwarding ``cut_after`` response bytes), and a
-    bandwidth cap (``bytes_per_second``) on uploads, to make a publish slow enough to kill midway."""
+    """A loopback TCP proxy to ``target_port``.
+
+    Modes: ``pass`` (forward), ``refuse`` (accept and close at once, as a dead endpoint), ``hang`` (accept and
+    never answer), ``cut`` (close each connection after forwarding ``cut_after`` response bytes); and a bandwidth
+    cap (``bytes_per_second``) on uploads, to make a publish slow enough to kill midway.
+    """
 
     target_port: int
     mode: str = "pass"
@@ -72,6 +75,7 @@ class FaultProxy:
     port: int = 0
     _server: socket.socket | None = field(default=None, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _held: list[socket.socket] = field(default_factory=list, repr=False)
 
     @property
     def endpoint(self) -> str:
@@ -91,6 +95,13 @@ class FaultProxy:
         self._stop.set()
         if self._server is not None:
             self._server.close()
+        self.release()
+
+    def release(self) -> None:
+        """Close the connections ``hang`` mode is holding (their clients see a reset and retry)."""
+        held, self._held = self._held, []
+        for client in held:
+            client.close()
 
     def _accept(self) -> None:
         assert self._server is not None
@@ -104,6 +115,9 @@ class FaultProxy:
             self.connections += 1
             if self.mode == "refuse":
                 client.close()
+                continue
+            if self.mode == "hang":  # accept and say nothing, like an endpoint behind a black hole
+                self._held.append(client)
                 continue
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 

@@ -116,8 +116,10 @@ def test_a_json_record_with_ten_thousand_keys_predicts(client):
     assert response.status_code == 200 and len(response.get_json()["extra_columns_ignored"]) == 9_996
 
 
-def test_records_with_disjoint_keys_are_refused_before_becoming_a_huge_frame(client):
+def test_records_with_disjoint_keys_are_refused_before_becoming_a_huge_frame(registry, regression, make_app):
     """20,000 one-key records with different keys: 300 kB of JSON that would be a 20,000 x 20,000 frame."""
+    registry.publish("v1", regression.files, regression.metadata)
+    client = make_app(registry, max_rows=100_000).test_client()
     body = json.dumps([{f"key_{index}": 1} for index in range(20_000)])
     response = client.post("/api/v1/predict", data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400

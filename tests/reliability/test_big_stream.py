@@ -147,6 +147,7 @@ def test_a_gigabyte_is_refused_early_and_memory_stays_low(served, path, chunked,
     [worker] = served.worker_pids()
     with PeakRss(worker) as rss:
         outcome = stream(port, path, chunked=chunked, multipart=multipart)
+    print(f"{path} sent {outcome.sent / 2**20:.0f} MiB of 1024, RSS {rss.before:.0f} -> peak {rss.peak:.0f} MiB")
     assert outcome.status == 413, outcome.answer[:300]
     assert outcome.sent < GIB // 8, f"the server read {outcome.sent / 2**20:.0f} MiB before refusing"
     assert rss.peak - rss.before < RSS_MARGIN_MB, f"RSS grew from {rss.before:.0f} to {rss.peak:.0f} MiB"

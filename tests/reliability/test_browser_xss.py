@@ -42,38 +42,45 @@ def base_url(app: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def page() -> Iterator[Any]:
+def watched_page() -> Iterator[tuple[Any, list[str]]]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         context = browser.new_context(bypass_csp=True)
         page = context.new_page()
-        page.dialogs = []  # type: ignore[attr-defined]
-        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-        yield page
+        dialogs: list[str] = []
+
+        def dismiss(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", dismiss)
+        yield page, dialogs
         browser.close()
 
 
-def _assert_inert(page: Any) -> None:
+def _assert_inert(page: Any, dialogs: list[str]) -> None:
     page.wait_for_timeout(300)  # let any injected onerror/onload handler fire
     assert page.evaluate("window.__xss") is None
-    assert page.dialogs == []
+    assert dialogs == []
 
 
-def test_script_in_uploaded_cells_and_column_names_stays_text(page, base_url):
+def test_script_in_uploaded_cells_and_column_names_stays_text(watched_page, base_url):
+    page, dialogs = watched_page
     page.goto(base_url + "/")
     page.set_input_files("#csv-file", str(CORPUS / "html_script.csv"))
     page.click("#upload-form button[type=submit]")
     page.wait_for_selector("#results-table")
-    _assert_inert(page)
+    _assert_inert(page, dialogs)
     table = page.locator("#results-table").inner_text()
     for payload in ("<script>window.__xss=1</script>", '<img src=x onerror="window.__xss=2">', '"><svg onload'):
         assert payload in table
     assert "<img src=x onerror=alert('col')>" in page.locator("[data-testid=extra-columns]").inner_text()
 
 
-def test_script_in_form_fields_stays_text(page, base_url):
+def test_script_in_form_fields_stays_text(watched_page, base_url):
+    page, dialogs = watched_page
     page.goto(base_url + "/")
     page.evaluate(
         """payload => {
@@ -85,5 +92,5 @@ def test_script_in_form_fields_stays_text(page, base_url):
     )
     page.click("#record-form button[type=submit]")
     page.wait_for_selector("[data-testid=model-cards]")
-    _assert_inert(page)
+    _assert_inert(page, dialogs)
     assert FORM_PAYLOAD in page.locator("#results-table").inner_text()

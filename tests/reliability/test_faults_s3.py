@@ -7,6 +7,7 @@ being answered by it, readiness stays green, and the new version arrives once S3
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -159,5 +160,29 @@ def test_a_flaky_reload_is_retried_by_the_watcher_without_a_new_publish(
         assert served_version(client) == "v1"
         proxy.mode = "pass"  # no new publish, no new notification: the watcher's own retry must get v2
         wait_until(lambda: served_version(client) == "v2", 30, what="the watcher's retry")
+    finally:
+        proxy.stop()
+
+
+def test_an_s3_that_hangs_at_start_does_not_hold_up_the_start(
+    s3_server: EmbeddedS3, storage: Storage, bucket: str, regression: Bundle, make_app, monkeypatch
+):
+    """An endpoint that accepts and never answers: boto3 would wait 3 x 60 s; the app starts long before that
+    (gunicorn kills workers that take too long to boot), not ready, and loads once S3 answers."""
+    Registry(f"s3://{bucket}/registry", "homes", storage=storage).publish("v1", regression.files, regression.metadata)
+    proxy = FaultProxy(s3_server.port, mode="hang").start()
+    try:
+        registry = Registry(f"s3://{bucket}/registry", "homes", storage=storage_at(proxy.endpoint, monkeypatch))
+        built: list[Flask] = []
+        starting = threading.Thread(target=lambda: built.append(make_app(registry)), daemon=True)
+        starting.start()
+        starting.join(timeout=60)
+        assert built, "the app was still starting after 60 s of a hanging S3"
+        client = built[0].test_client()
+        assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 503
+        proxy.mode = "pass"
+        proxy.release()
+        wait_until(lambda: client.get("/readyz").status_code == 200, 60, what="readiness once S3 answers")
+        assert served_version(client) == "v1"
     finally:
         proxy.stop()

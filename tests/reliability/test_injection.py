@@ -84,7 +84,7 @@ def assert_no_injected_markup(html: str) -> None:
     for tag, attrs in parser.tags:
         assert tag not in ("svg", "iframe", "object", "embed"), tag
         if tag == "script":
-            assert dict(attrs).get("src", "").startswith("/static/"), attrs
+            assert (dict(attrs).get("src") or "").startswith("/static/"), attrs
         if tag == "img":
             assert dict(attrs).get("src") != "x", attrs
         assert not [name for name, _ in attrs if name.startswith("on")], (tag, attrs)

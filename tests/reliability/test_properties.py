@@ -55,7 +55,7 @@ any_cell = scalars | st.lists(scalars, max_size=2) | st.sampled_from(["=1+1", "<
 @st.composite
 def near_records(draw: st.DrawFn) -> dict[str, Any]:
     """A record whose every column is usually valid, sometimes anything, sometimes missing; extras appear."""
-    record = {}
+    record: dict[str, Any] = {}
     for name in COLUMNS:
         choice = draw(st.integers(0, 39))
         if choice < 36:

@@ -1,8 +1,11 @@
 """Request bodies to DataFrames, purely: bytes and a content type in, a frame or an InputError out.
 
 Accepted: one JSON object (one record), a JSON list of objects, ``{"records": [...]}``, MLflow's
-``dataframe_split``, ``dataframe_records``, ``instances`` and ``inputs`` shapes, and CSV text (a body or a file).
-Rows are numbered from 1 in every message; raw values are never echoed beyond a short quoted excerpt.
+``dataframe_split``, ``dataframe_records``, ``instances`` and ``inputs`` shapes, and CSV text (a body or a file):
+UTF-8 (with or without a BOM), UTF-16 with a BOM, else Windows-1252/Latin-1; comma-separated, or ';', tab or '|'
+when the header has no comma. Repeated column names, rows longer than the header, JSON nested too deeply and records
+whose keys barely overlap are refused before they cost memory. Rows are numbered from 1 in every message; raw values
+are never echoed beyond a short quoted excerpt.
 """
 
 from __future__ import annotations
