@@ -12,7 +12,8 @@ import pkgutil
 import time
 
 import bench
-from bench.common import Options
+from bench.common import RESULTS_DIR, Options
+from bench.summary import write_summary
 
 FIRST = ("train_bench",)
 
@@ -27,17 +28,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"parts to run (default: all of {', '.join(available)})")
     parser.add_argument("--quick", action="store_true", help="fewer requests, rows and seconds (a smoke run)")
+    parser.add_argument(
+        "--reuse-models", action="store_true", help="serve the last trained version even if training code changed"
+    )
     args = parser.parse_args(argv)
     wanted = [n if n.endswith("_bench") else f"{n}_bench" for n in args.names]
     unknown = sorted(set(wanted) - set(available))
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(available)}")
-    options = Options(quick=args.quick)
+    options = Options(quick=args.quick, reuse_models=args.reuse_models)
     for name in [n for n in available if not wanted or n in wanted]:
         started = time.perf_counter()
         print(f"== {name}{' (quick)' if options.quick else ''}", flush=True)
         importlib.import_module(f"bench.{name}").main(options)
         print(f"== {name} took {time.perf_counter() - started:.0f} s", flush=True)
+    write_summary()
+    print(f"wrote {RESULTS_DIR / 'summary.md'}")
     return 0
 
 

@@ -25,9 +25,11 @@ console = Console()
 
 @dataclass(frozen=True)
 class Options:
-    """Command-line options every benchmark's ``main`` receives; ``quick`` trades precision for minutes."""
+    """Command-line options every benchmark's ``main`` receives; ``quick`` trades precision for minutes, and
+    ``reuse_models`` serves the last trained version even when the training code has changed since."""
 
     quick: bool = False
+    reuse_models: bool = False
 
     def pick(self, full: Any, quick: Any) -> Any:
         return quick if self.quick else full
@@ -67,12 +69,17 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
+def load_average() -> list[float]:
+    """The machine's 1, 5 and 15 minute load averages: other users' work slows every figure alike."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
 def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+        "load_average_at_end": load_average(),
     }
 
 

@@ -24,7 +24,7 @@ from adaptml.serving.loaded import LoadedModels, load_models
 from adaptml.serving.predict import predict_all
 from adaptml.serving.threads import single_threaded
 from adaptml.storage import Storage
-from bench.common import RESULTS_DIR, Options, ratio, show_table, write_results
+from bench.common import RESULTS_DIR, Options, load_average, ratio, show_table, write_results
 from bench.trained import config_for, ensure_version
 
 DATASET = "hotel_rates"
@@ -129,7 +129,7 @@ def run(options: Options) -> dict[str, Any]:
     features = read_bundled(DATASET).drop(columns=[config_for(DATASET).data.target])
     sizes = options.pick([10, 100, 1_000, 10_000, 100_000, 1_000_000], [10, 100, 1_000, 10_000])
     with running_s3(export=True):
-        registry, version = ensure_version(DATASET, Storage())
+        registry, version = ensure_version(DATASET, Storage(), reuse=options.reuse_models)
         models = load_models(registry.load(version))
     engine = DaskEngine(n_workers=2)
     try:
@@ -172,8 +172,9 @@ def report(results: dict[str, Any]) -> None:
 
 def main(options: Options | None = None) -> None:
     options = options or Options()
+    load_at_start = load_average()
     results = run(options)
-    path = write_results("dask", {"quick": options.quick, **results})
+    path = write_results("dask", {"quick": options.quick, "load_average_at_start": load_at_start, **results})
     report(results)
     print(f"wrote {path} and {PLOT}")
 

@@ -32,7 +32,7 @@ from adaptml.reload.local import run_local
 from adaptml.reload.watch import read_statuses
 from adaptml.s3server import free_port, running_s3
 from adaptml.storage import Storage
-from bench.common import Options, show_table, stop, wait_ready, write_results
+from bench.common import Options, load_average, show_table, stop, wait_ready, write_results
 from bench.trained import ensure_version
 
 WORKERS = 2
@@ -127,7 +127,7 @@ def run(options: Options) -> dict[str, Any]:
     rounds = options.pick(5, 2)
     with running_s3(export=True), tempfile.TemporaryDirectory() as workdir:
         storage = Storage()
-        registry, version = ensure_version("hotel_rates", storage)
+        registry, version = ensure_version("hotel_rates", storage, reuse=options.reuse_models)
         loaded = registry.load(version)
         files = loaded.files
         metadata = {
@@ -194,8 +194,9 @@ def report(results: dict[str, Any]) -> None:
 
 def main(options: Options | None = None) -> None:
     options = options or Options()
+    load_at_start = load_average()
     results = run(options)
-    path = write_results("reload", {"quick": options.quick, **results})
+    path = write_results("reload", {"quick": options.quick, "load_average_at_start": load_at_start, **results})
     report(results)
     print(f"wrote {path}")
 

@@ -27,8 +27,9 @@ import requests
 from adaptml.datasets import read_bundled
 from adaptml.s3server import running_s3
 from adaptml.serving.loaded import LoadedModels, load_models
+from adaptml.serving.threads import single_threaded
 from adaptml.storage import Storage
-from bench.common import Options, ratio, show_table, summarize_ms, time_calls, write_results
+from bench.common import Options, load_average, ratio, show_table, summarize_ms, time_calls, write_results
 from bench.servers import Server, adaptml_server, mlflow_model_dir, mlflow_server, serve_config
 from bench.trained import config_for, ensure_version
 
@@ -42,6 +43,11 @@ def _post(session: requests.Session, url: str, payload: Any) -> Callable[[], Any
         return response.json()
 
     return call
+
+
+def _single_threaded(call: Callable[[Any], Any], argument: Any) -> Any:
+    with single_threaded():  # as the app runs small batches
+        return call(argument)
 
 
 def interleaved(calls: dict[str, Callable[[], Any]], total: int, rounds: int = 10) -> dict[str, dict[str, Any]]:
@@ -73,6 +79,7 @@ def measure_latency(
         f"adaptml /invocations, best ({models.best})": _post(session, f"{ours.url}/invocations", mlflow_body),
         f"MLflow serve, best ({models.best})": _post(session, f"{mlflow.url}/invocations", mlflow_body),
         "in-process predict, best (floor)": lambda: best.predict(frame),
+        "in-process predict, best, single-threaded": lambda: _single_threaded(best.predict, frame),
         f"in-process predict, all {len(pipelines)} models": lambda: [m.predict(frame) for m in pipelines.values()],
     }
     ours_answer = calls[next(iter(calls))]()["rows"][0]["predictions"][models.best]
@@ -117,7 +124,7 @@ def run(options: Options, workdir: Path) -> dict[str, Any]:
     features = read_bundled(DATASET).drop(columns=[config_for(DATASET).data.target])
     record = json.loads(features.head(1).to_json(orient="records"))[0]
     with running_s3(export=True):
-        registry, version = ensure_version(DATASET, Storage())
+        registry, version = ensure_version(DATASET, Storage(), reuse=options.reuse_models)
         published = registry.load(version)
         models = load_models(published)
         python, model_dir = mlflow_model_dir(published.files[f"models/{models.best}.pkl"], workdir)
@@ -197,9 +204,10 @@ def report(results: dict[str, Any]) -> None:
 
 def main(options: Options | None = None) -> None:
     options = options or Options()
+    load_at_start = load_average()
     with tempfile.TemporaryDirectory() as workdir:
         results = run(options, Path(workdir))
-    path = write_results("serving", {"quick": options.quick, **results})
+    path = write_results("serving", {"quick": options.quick, "load_average_at_start": load_at_start, **results})
     report(results)
     print(f"wrote {path}")
 

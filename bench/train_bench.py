@@ -21,7 +21,7 @@ from typing import Any
 from adaptml.registry import Registry
 from adaptml.s3server import running_s3
 from adaptml.storage import Storage
-from bench.common import ROOT, Options, ratio, show_table, write_results
+from bench.common import ROOT, Options, load_average, ratio, show_table, write_results
 from bench.trained import config_for, remember, seed_dataset, train_now
 from bench.venvs import ensure_venv
 
@@ -133,8 +133,9 @@ def report(results: dict[str, Any]) -> None:
 
 def main(options: Options | None = None) -> None:
     options = options or Options()
+    load_at_start = load_average()
     results = run(options)
-    path = write_results("training", {"quick": options.quick, **results})
+    path = write_results("training", {"quick": options.quick, "load_average_at_start": load_at_start, **results})
     report(results)
     print(f"wrote {path}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,12 @@ def train_now(cfg: Config, storage: Storage) -> Any:
 
 
 def save_to_cache(dataset: str, registry: Registry, version: str) -> Path:
+    """Keep a version's files and metadata in bench/.cache/ (replacing the dataset's older entries)."""
     loaded = registry.load(version)
     folder = CACHE_DIR / _cache_key(dataset)
+    for old in CACHE_DIR.glob(f"{dataset}-*"):
+        if old != folder:
+            shutil.rmtree(old, ignore_errors=True)
     for path, data in loaded.files.items():
         target = folder / "files" / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -65,18 +70,32 @@ def save_to_cache(dataset: str, registry: Registry, version: str) -> Path:
 
 def _publish_cached(folder: Path, registry: Registry) -> str:
     saved = json.loads((folder / "metadata.json").read_text())
+    version = str(saved["version"])
+    if version in registry.versions():  # an earlier benchmark of this process published it (moto keeps state)
+        return version
     files = {str(p.relative_to(folder / "files")): p.read_bytes() for p in (folder / "files").rglob("*") if p.is_file()}
-    registry.publish(saved["version"], files, saved["metadata"])
-    return str(saved["version"])
+    registry.publish(version, files, saved["metadata"])
+    return version
 
 
-def ensure_version(dataset: str, storage: Storage) -> tuple[Registry, str]:
+def _cached_folder(dataset: str, *, reuse: bool) -> Path | None:
+    """The cache entry for the current training code, or with ``reuse`` the newest entry of any code."""
+    exact = CACHE_DIR / _cache_key(dataset)
+    if (exact / "metadata.json").exists():
+        return exact
+    if not reuse:
+        return None
+    entries = [p for p in CACHE_DIR.glob(f"{dataset}-*") if (p / "metadata.json").exists()]
+    return max(entries, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def ensure_version(dataset: str, storage: Storage, *, reuse: bool = False) -> tuple[Registry, str]:
     """Seed the dataset into this S3 server and publish a trained version of it (from the cache when possible)."""
     cfg = config_for(dataset)
     seed_dataset(cfg, storage)
     registry = Registry(cfg.registry, cfg.project, storage=storage)
-    folder = CACHE_DIR / _cache_key(dataset)
-    if (folder / "metadata.json").exists():
+    folder = _cached_folder(dataset, reuse=reuse)
+    if folder is not None:
         return registry, _publish_cached(folder, registry)
     print(f"training {dataset} with the real pipeline (cached afterwards in {folder.relative_to(ROOT)})", flush=True)
     result = train_now(cfg, storage)

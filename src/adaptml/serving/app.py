@@ -25,6 +25,7 @@ __all__ = ["ServingState", "add_openapi_path", "create_app", "serving_state"]
 
 EXTENSION = "adaptml"
 VERSION_HEADER = "X-Adaptml-Version"
+FIRST_LOAD_WAIT_SECONDS = 10.0  # then the app starts not ready and the load goes on in the background
 PAGE_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -120,7 +121,7 @@ def create_app(
     if store.current is not None:
         metrics.served(store.current)
     else:
-        store.refresh()
+        store.refresh_within(FIRST_LOAD_WAIT_SECONDS)  # a hanging S3 must not hold up the start
     if not store.ready:
         store.start_retry(initial=settings.retry_initial_seconds, maximum=settings.retry_max_seconds)
     init_reload(app, store)

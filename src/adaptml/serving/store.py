@@ -140,13 +140,31 @@ class ModelStore:
         reason = str(error) if isinstance(error, AdaptmlError) else f"{type(error).__name__}: {error}"
         transient = is_transient(error)
         if transient:
-            reason = f"S3 could not be read ({reason[:300]}); the served version stays until it can"
+            reason = f"S3 could not be read: {reason[:300]}"
         record = Refusal(version, reason, _now())
         self._last_error = record
         if version is not None and not transient:  # an outage or a cut download is not the version's fault
             self._last_refusal = record
         log.warning("refused version %s of %s: %s", version or "?", self.registry.project, reason)
         return RefreshOutcome("refused", version, reason, transient)
+
+    def refresh_within(self, seconds: float) -> bool:
+        """Refresh in a daemon thread, waiting at most ``seconds``; whether a version is served by then.
+
+        An S3 that accepts connections and never answers would otherwise hold a starting server for minutes
+        (boto3's read timeout, retried), and gunicorn kills workers that take too long to boot.
+        """
+        done = threading.Event()
+
+        def load() -> None:
+            try:
+                self.refresh()
+            finally:
+                done.set()
+
+        threading.Thread(target=load, name="adaptml-first-load", daemon=True).start()
+        done.wait(seconds)
+        return self.ready
 
     # -- background retry until the first version is loaded -----------------------------------------
     def start_retry(self, *, initial: float = 1.0, maximum: float = 30.0) -> None:
