@@ -1,11 +1,11 @@
 """Work shared between the models of one version within one batch: identical pipeline steps run once.
 
-Models trained together repeat steps (date parts, column selection, the native encoder) and an ensemble holds
-copies of the other models' pipelines. At load time each fitted step that may equal another (same type and
-parameters) is fingerprinted by its pickle, and each pipeline prefix gets a key chained from the fingerprints. Inside a ``shared_work()`` block, the output of a
-prefix for a given input object is computed once and reused by every model (and ensemble member) with the same
-prefix. Outside such a block a ``SharedPipeline`` simply runs its pipeline. Steps must be deterministic and must
-not modify their input, as scikit-learn's contract already requires.
+Models trained together repeat steps (date parts, column selection, the native encoder) and an ensemble holds copies
+of the other models' pipelines. At load time each fitted step that may equal another (same type and parameters) is
+fingerprinted by its pickle, and each pipeline prefix gets a key chained from the fingerprints. Inside a
+``shared_work()`` block, the output of a prefix for a given input object is computed once and reused by every model
+(and ensemble member) with the same prefix. Outside such a block a ``SharedPipeline`` simply runs its pipeline.
+Steps must be deterministic and must not modify their input, as scikit-learn's contract already requires.
 """
 
 from __future__ import annotations
