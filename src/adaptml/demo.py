@@ -38,6 +38,9 @@ def run_demo(config_path: Path, *, port: int = 8000, s3_port: int = 9000, consol
             console.print(f"  export {key}={value}", highlight=False)
         for other in sorted(Path(config_path).resolve().parent.glob("*.yaml")):
             _seed_quietly(other, console)
+        console.rule(f"training {cfg.project}")
+        train_command(cfg, workers=2, scheduler_url=None, console=console)
+        # Started after the first publish: the app loads that version at start, so only later ones need notifying.
         stop = threading.Event()
         runner = threading.Thread(
             target=run_local,
@@ -46,8 +49,6 @@ def run_demo(config_path: Path, *, port: int = 8000, s3_port: int = 9000, consol
             daemon=True,
         )
         runner.start()
-        console.rule(f"training {cfg.project}")
-        train_command(cfg, workers=2, scheduler_url=None, console=console)
         console.rule("serving")
         console.print(f"retrain with: adaptml train {config_path}  (a changed config publishes a new version)")
         try:

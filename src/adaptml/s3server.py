@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -45,6 +46,8 @@ class EmbeddedS3:
     def start(self) -> EmbeddedS3:
         from moto.server import ThreadedMotoServer
 
+        # werkzeug logs every S3 request of the embedded server at INFO: keep the terminal readable
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         if self.port == 0:
             self.port = free_port(self.host)
         server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
