@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import time
 
 import bench
@@ -21,6 +22,11 @@ FIRST = ("train_bench",)
 def parts() -> list[str]:
     names = sorted(m.name for m in pkgutil.iter_modules(bench.__path__) if m.name.endswith("_bench"))
     return [n for n in FIRST if n in names] + [n for n in names if n not in FIRST]
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    """On SIGTERM, unwind so every server, cluster and virtualenv step the parts started is stopped."""
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(available)}")
     options = Options(quick=args.quick, reuse_models=args.reuse_models)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     for name in [n for n in available if not wanted or n in wanted]:
         started = time.perf_counter()
         print(f"== {name}{' (quick)' if options.quick else ''}", flush=True)

@@ -50,14 +50,14 @@ def _single_threaded(call: Callable[[Any], Any], argument: Any) -> Any:
         return call(argument)
 
 
-def interleaved(calls: dict[str, Callable[[], Any]], total: int, rounds: int = 10) -> dict[str, dict[str, Any]]:
-    """Latency of each call, measured in ``rounds`` alternating slices of ``total / rounds`` calls each."""
-    for call in calls.values():
+def interleaved(calls: dict[str, tuple[Callable[[], Any], int]], rounds: int = 10) -> dict[str, dict[str, Any]]:
+    """Latency of each call (with its request count), measured in ``rounds`` alternating slices."""
+    for call, _ in calls.values():
         time_calls(call, 0, warmup=30)
     timings: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(rounds):
-        for name, call in calls.items():
-            timings[name] += time_calls(call, total // rounds, warmup=0)
+        for name, (call, count) in calls.items():
+            timings[name] += time_calls(call, count // rounds, warmup=0)
     return {name: summarize_ms(values) for name, values in timings.items()}
 
 
@@ -74,17 +74,25 @@ def measure_latency(
     frame = pd.DataFrame([record])
     best = pipelines[models.best]
     mlflow_body = {"dataframe_records": [record]}
+    ours_all = _post(session, f"{ours.url}/api/v1/predict", record)
+    mlflow_best = _post(session, f"{mlflow.url}/invocations", mlflow_body)
+    secondary, background = max(total // 2, 100), max(total // 5, 50)  # context rows need fewer requests
     calls = {
-        f"adaptml API, all {len(models.models)} models": _post(session, f"{ours.url}/api/v1/predict", record),
-        f"adaptml /invocations, best ({models.best})": _post(session, f"{ours.url}/invocations", mlflow_body),
-        f"MLflow serve, best ({models.best})": _post(session, f"{mlflow.url}/invocations", mlflow_body),
-        "in-process predict, best (floor)": lambda: best.predict(frame),
-        "in-process predict, best, single-threaded": lambda: _single_threaded(best.predict, frame),
-        f"in-process predict, all {len(pipelines)} models": lambda: [m.predict(frame) for m in pipelines.values()],
+        f"adaptml API, all {len(models.models)} models": (ours_all, total),
+        f"MLflow serve, best ({models.best})": (mlflow_best, total),
+        f"adaptml /invocations, best ({models.best})": (
+            _post(session, f"{ours.url}/invocations", mlflow_body),
+            secondary,
+        ),
+        "in-process predict, best (floor)": (lambda: best.predict(frame), secondary),
+        "in-process predict, best, single-threaded": (lambda: _single_threaded(best.predict, frame), secondary),
+        f"in-process predict, all {len(pipelines)} models": (
+            lambda: [m.predict(frame) for m in pipelines.values()],
+            background,
+        ),
     }
-    ours_answer = calls[next(iter(calls))]()["rows"][0]["predictions"][models.best]
-    mlflow_answer = _post(session, f"{mlflow.url}/invocations", mlflow_body)()["predictions"][0]
-    return interleaved(calls, total), {"adaptml": ours_answer, "mlflow": mlflow_answer}
+    answers = {"adaptml": ours_all()["rows"][0]["predictions"][models.best], "mlflow": mlflow_best()["predictions"][0]}
+    return interleaved(calls), answers
 
 
 def measure_batch(ours: Server, pipelines: dict[str, Any], features: pd.DataFrame, rows: int) -> dict[str, Any]:
@@ -135,7 +143,7 @@ def run(options: Options, workdir: Path) -> dict[str, Any]:
             mlflow_server(python, model_dir, workdir / "mlflow.log") as mlflow,
         ):
             loaded_mb = ours.rss_mb()
-            latency, answers = measure_latency(ours, mlflow, models, pipelines, record, options.pick(2000, 400))
+            latency, answers = measure_latency(ours, mlflow, models, pipelines, record, options.pick(1000, 200))
             batch = measure_batch(ours, pipelines, features, options.pick(100_000, 20_000))
             memory = {
                 "server_rss_after_load_mb": loaded_mb,

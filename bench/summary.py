@@ -93,5 +93,7 @@ def write_summary() -> None:
         data = _load(name)
         if data is not None:
             lines += [f"## {name}{' (quick run)' if data.get('quick') else ''}", ""]
+            loads = (data.get("load_average_at_start"), data.get("machine", {}).get("load_average_at_end"))
+            lines += [f"_Machine load average (1/5/15 min) at start {loads[0]}, at end {loads[1]}._", ""]
             render(lines, data)
     (RESULTS_DIR / "summary.md").write_text("\n".join(lines) + "\n")
