@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import skew
+
+from adaptml.jsonable import json_safe
 
 __all__ = ["as_numbers", "column_kinds", "column_stats", "discretise", "json_safe", "overview", "sample_rows"]
 
@@ -42,21 +43,6 @@ def as_numbers(series: pd.Series, kind: str) -> np.ndarray:
         seconds = stamps.astype("int64").astype("float64") / 1e9
         return np.where(stamps.isna().to_numpy(), np.nan, seconds.to_numpy())
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-
-
-def json_safe(value: Any) -> Any:
-    """Plain Python values (numpy scalars unwrapped, NaN and infinities as None) for JSON output."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
 
 
 def column_stats(series: pd.Series, kind: str) -> dict[str, Any]:

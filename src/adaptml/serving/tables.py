@@ -6,13 +6,12 @@ formula are prefixed with a quote, so a downloaded file is safe to open.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from adaptml.jsonable import to_python
 from adaptml.serving.loaded import ModelInfo
 from adaptml.serving.predict import ModelOutput, PredictionResult
 
@@ -34,17 +33,6 @@ __all__ = [
 ]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def to_python(value: Any) -> Any:
-    """A JSON-ready scalar: numpy scalars unwrapped; NaN, infinities and NaT as None (JSON has none of them)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
 
 
 def _column_names(output: ModelOutput) -> tuple[str, list[str]]:
