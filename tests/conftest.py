@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from werkzeug.serving import make_server
 
 from adaptml.s3server import EmbeddedS3, client_environment
 from adaptml.storage import Storage, default_client
@@ -43,3 +45,14 @@ def bucket(storage: Storage) -> str:
     name = f"test-{uuid.uuid4().hex[:12]}"
     storage.ensure_bucket(name)
     return name
+
+
+@pytest.fixture
+def base_url(app: object) -> Iterator[str]:
+    """The test's ``app`` on a real HTTP port, served by werkzeug in a thread (for browser tests)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)

@@ -8,13 +8,11 @@ and each payload shows as the literal text it was.
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.browser
 
@@ -29,16 +27,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 FORM_PAYLOAD = '"><img src=x onerror="window.__xss=\'form\'"><script>window.__xss="form"</script>'
-
-
-@pytest.fixture
-def base_url(app: Any) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture
