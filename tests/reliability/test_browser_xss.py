@@ -7,7 +7,6 @@ and each payload shows as the literal text it was.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,35 +16,23 @@ import pytest
 pytestmark = pytest.mark.browser
 
 CORPUS = Path(__file__).parents[1] / "data" / "bad"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 FORM_PAYLOAD = '"><img src=x onerror="window.__xss=\'form\'"><script>window.__xss="form"</script>'
 
 
 @pytest.fixture
-def watched_page() -> Iterator[tuple[Any, list[str]]]:
-    from playwright.sync_api import sync_playwright
+def watched_page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A fresh CSP-bypassing context and page from the session's shared browser, recording any dialog."""
+    context = browser.new_context(bypass_csp=True)
+    page = context.new_page()
+    dialogs: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-        context = browser.new_context(bypass_csp=True)
-        page = context.new_page()
-        dialogs: list[str] = []
+    def dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
 
-        def dismiss(dialog: Any) -> None:
-            dialogs.append(dialog.message)
-            dialog.dismiss()
-
-        page.on("dialog", dismiss)
-        yield page, dialogs
-        browser.close()
+    page.on("dialog", dismiss)
+    yield page, dialogs
+    context.close()
 
 
 def _assert_inert(page: Any, dialogs: list[str]) -> None:
