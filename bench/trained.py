@@ -97,7 +97,8 @@ def ensure_version(dataset: str, storage: Storage, *, reuse: bool = False) -> tu
     folder = _cached_folder(dataset, reuse=reuse)
     if folder is not None:
         return registry, _publish_cached(folder, registry)
-    print(f"training {dataset} with the real pipeline (cached afterwards in {folder.relative_to(ROOT)})", flush=True)
+    cached = (CACHE_DIR / _cache_key(dataset)).relative_to(ROOT)
+    print(f"training {dataset} with the real pipeline (cached afterwards in {cached})", flush=True)
     result = train_now(cfg, storage)
     save_to_cache(dataset, registry, result.version)
     return registry, result.version

@@ -78,4 +78,4 @@ def test_bundled_dataset_trains_and_publishes_through_the_cli(storage: Storage, 
         assert best["rmse"] < _default_hgb_rmse(storage, registry, loaded.manifest["run_id"])
     else:
         assert best["roc_auc"] >= 0.92
-    assert np.isfinite(board[f"cv_{cfg.metric}_mean"].drop("ensemble")).all()
+    assert np.isfinite(board[f"cv_{cfg.metric}_mean"]).all()  # the ensemble's from its out-of-fold blend

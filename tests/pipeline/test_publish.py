@@ -38,6 +38,7 @@ def test_a_run_publishes_a_verified_version_and_a_rerun_is_up_to_date(
     assert list(metrics.columns[:3]) == ["rank", "model", "rmse"]
     assert metrics["rmse"].is_monotonic_increasing
     assert {"cv_rmse_mean", "cv_rmse_std", "fit_seconds", "predict_ms_per_1000", "pickle_bytes"} <= set(metrics.columns)
+    assert metrics["cv_rmse_mean"].notna().all()  # the ensemble's too: its out-of-fold blend on the same folds
     schema = json.loads(loaded.files["schema.json"])
     assert "row_id" not in [c["name"] for c in schema["columns"]]  # ID-like: dropped, not in the schema
     assert result.leaderboard.iloc[0]["rmse"] < result.leaderboard.set_index("model").loc["dummy", "rmse"]

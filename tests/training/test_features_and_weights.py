@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from adaptml.training.ensemble import ensemble_weights, greedy_weights, nnls_weights
+from adaptml.training.ensemble import ensemble_weights, fold_scores, greedy_weights, nnls_weights
+from adaptml.training.evaluation import score
 from adaptml.training.features import DateParts
 from adaptml.training.task import TaskInfo
 
@@ -43,3 +44,17 @@ def test_ensemble_weights_keep_the_better_out_of_fold_blend() -> None:
 
     assert rmse(chosen) <= rmse(greedy_weights(outputs, truth, REGRESSION)) + 1e-12
     assert rmse(chosen) <= rmse(nnls_weights(outputs, truth)) + 1e-12
+
+
+def test_fold_scores_score_the_blend_on_each_held_out_fold() -> None:
+    rng = np.random.default_rng(2)
+    truth = rng.normal(size=300)
+    outputs = {"a": truth + rng.normal(0, 0.5, 300), "b": truth + rng.normal(0, 0.5, 300)}
+    folds = np.arange(300) % 3
+    splits = [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in range(3)]
+
+    alone = fold_scores(outputs, {"a": 1.0}, truth, REGRESSION, splits)
+    assert alone == [score("rmse", REGRESSION, truth[held], outputs["a"][held]) for _, held in splits]
+    # two independent errors of equal size average out: the even blend beats either model on every fold
+    even = fold_scores(outputs, {"a": 0.5, "b": 0.5}, truth, REGRESSION, splits)
+    assert all(e < a for e, a in zip(even, alone, strict=True))

@@ -23,7 +23,9 @@ from adaptml.training import (
     version_files,
     version_metadata,
 )
+from adaptml.training.ensemble import fold_scores
 from adaptml.training.features import FeaturePlan
+from adaptml.training.fitting import cv_splits
 from adaptml.training.packaging import leaderboard_records
 from adaptml.training.zoo import ENSEMBLE
 
@@ -93,14 +95,18 @@ class Ensemble(Stage):
         names = real_models(context.config.models)
         started = time.perf_counter()
         oof = {name: context.read_array(f"models/{name}.oof.npy") for name in names}
-        weights = greedy_weights(oof, train[schema.target], info)
+        y = train[schema.target]
+        weights = greedy_weights(oof, y, info)
+        split, folds = context.config.split, context.config.tuning.cv_folds
+        splits = cv_splits(y, info, folds=folds, seed=split.seed, shuffle=split.strategy != "time")
+        cv_scores = fold_scores(oof, weights, y, info, splits)
         pipelines = {name: pickle.loads(context.read_bytes(f"models/{name}.pkl")) for name in weights}
         model = build_ensemble(pipelines, weights, schema, info, train)
         data = pickle.dumps(model, protocol=5)
         member_seconds = sum(context.read_json(f"models/{name}.json")["fit_seconds"] for name in weights)
         context.write_bytes(f"models/{ENSEMBLE}.pkl", data)
         facts = {"weights": weights, "fit_seconds": member_seconds + time.perf_counter() - started}
-        context.write_json(f"models/{ENSEMBLE}.json", {**facts, "cv_scores": [], "pickle_bytes": len(data)})
+        context.write_json(f"models/{ENSEMBLE}.json", {**facts, "cv_scores": cv_scores, "pickle_bytes": len(data)})
 
 
 class Evaluate(Stage):

@@ -27,6 +27,7 @@ __all__ = [
     "build_ensemble",
     "ensemble_objective",
     "ensemble_weights",
+    "fold_scores",
     "greedy_weights",
     "nnls_weights",
 ]
@@ -64,6 +65,23 @@ def greedy_weights(
                 best_name, best_value = name, value
         picks[best_name] += 1
     return {name: count / rounds for name, count in sorted(picks.items())}
+
+
+def fold_scores(
+    outputs: dict[str, np.ndarray],
+    weights: dict[str, float],
+    y: pd.Series | np.ndarray,
+    info: TaskInfo,
+    splits: list[Any],
+) -> list[float]:
+    """The blend's score on each CV fold's held-out rows, from the members' out-of-fold predictions.
+
+    Comparable with the members' CV figures (same folds, same metric), but slightly optimistic: the weights were
+    chosen on these same out-of-fold predictions.
+    """
+    blended = blend(outputs, weights)
+    truth = np.asarray(y)
+    return [score(info.metric, info, truth[held], blended[held]) for _, held in splits]
 
 
 def nnls_weights(outputs: dict[str, np.ndarray], y: pd.Series | np.ndarray) -> dict[str, float]:
