@@ -112,8 +112,9 @@ def _build_in_fresh_process(
     """Run Luigi's parallel workers from a freshly spawned process.
 
     Luigi forks a process per task. GNU OpenMP hangs in a child forked from a process that had already used OpenMP
-    threads (as any process that trained in-process has), so the forking happens in a clean process. Each task runs
-    one thread there: the processes give the parallelism. Storage comes from boto3's environment in that process.
+    threads (as any process that trained in-process has), so the forking happens in a clean process that never starts
+    OpenMP itself. The cores are shared out: each task gets ``cores // workers`` threads (at least one). Storage comes
+    from boto3's environment in that process.
     """
     process = multiprocessing.get_context("spawn").Process(
         target=_fresh_build, args=(cfg.to_dict(), run, data_sha, events, workers, scheduler_url), name="adaptml-luigi"
@@ -130,7 +131,8 @@ def _fresh_build(
     cfg = parse_config(config)
     storage = Storage()
     workspace = Registry(cfg.registry, cfg.project, storage=storage).runs_uri(run)
-    register(RunContext(cfg, run, data_sha, storage, workspace, 1, None, events))
+    threads = max(1, available_cores() // workers)
+    register(RunContext(cfg, run, data_sha, storage, workspace, threads, None, events))
     outcome = _build(Publish(run_id=run), workers=workers, scheduler_url=scheduler_url)
     if "success" not in outcome:
         raise SystemExit(2)
