@@ -33,7 +33,7 @@ def test_bundled_configs_load(name):
 def test_defaults_and_frozen(tmp_path):
     cfg = load_config(write(tmp_path, VALID))
     assert cfg.split.test_size == 0.2
-    assert cfg.data.task == "auto"
+    assert cfg.data.task == "auto" and cfg.data.deduplicate is True
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen error type
         cfg.project = "other"  # type: ignore[misc]
 

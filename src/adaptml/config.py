@@ -64,6 +64,7 @@ class DataConfig(_Strict):
     target: str = Field(min_length=1)
     task: Literal["auto", "regression", "classification"] = "auto"
     drop: tuple[str, ...] = ()
+    deduplicate: bool = True
 
     _check_uri = field_validator("uri")(_s3_uri)
 

@@ -30,6 +30,13 @@ def test_types_are_inferred_and_every_change_is_counted(regression_raw: pd.DataF
     assert report.kinds["signup"] == "datetime"
 
 
+def test_duplicates_stay_when_deduplication_is_off(regression_raw: pd.DataFrame) -> None:
+    raw = pd.concat([regression_raw, regression_raw.iloc[:5]], ignore_index=True).drop(columns=["row_id"])
+    typed, report = clean(raw, "price", deduplicate=False)
+    assert report.duplicate_rows == 0 and len(typed) == len(raw)
+    assert len(clean(raw, "price")[0]) == len(raw) - 5
+
+
 def test_id_like_and_listed_columns_are_dropped(regression_raw: pd.DataFrame) -> None:
     raw = regression_raw.rename(columns={"row_id": "Unnamed: 0"})
     typed, report = clean(raw, "price", drop=["noise"])

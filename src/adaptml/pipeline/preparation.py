@@ -57,7 +57,7 @@ class Clean(Stage):
         cfg = context.config
         raw = read_table(context.read_bytes(self.input()["data"].path), name=cfg.data.uri, source=cfg.data.uri)
         keep = (cfg.split.time_column,) if cfg.split.time_column else ()
-        typed, report = clean(raw, cfg.data.target, cfg.data.drop, keep=keep)
+        typed, report = clean(raw, cfg.data.target, cfg.data.drop, keep=keep, deduplicate=cfg.data.deduplicate)
         info = resolve_task(typed[cfg.data.target], configured_task=cfg.data.task, configured_metric=cfg.metric)
         typed[cfg.data.target] = target_labels(typed[cfg.data.target], info.task)
         schema = infer_schema(typed, target=cfg.data.target, task=info.task, classes=info.classes)

@@ -46,11 +46,17 @@ class CleaningReport:
 
 
 def clean(
-    frame: pd.DataFrame, target: str, drop: tuple[str, ...] | list[str] = (), *, keep: tuple[str, ...] = ()
+    frame: pd.DataFrame,
+    target: str,
+    drop: tuple[str, ...] | list[str] = (),
+    *,
+    keep: tuple[str, ...] = (),
+    deduplicate: bool = True,
 ) -> tuple[pd.DataFrame, CleaningReport]:
     """Typed copy of ``frame`` (features typed by the inferred schema, target cleaned) and what was done to it.
 
-    Columns in ``keep`` (e.g. the time column of a time split) are never dropped as ID-like or constant.
+    Columns in ``keep`` (e.g. the time column of a time split) are never dropped as ID-like or constant. Exact
+    duplicate rows are dropped unless ``deduplicate`` is off (when repeats are real, independent observations).
     """
     _check_shape(frame, target, drop)
     raw = frame.drop(columns=list(drop))
@@ -62,7 +68,7 @@ def clean(
     typed[target] = labels
     has_target = typed[target].notna()
     typed = typed.loc[has_target]
-    deduplicated = typed.loc[~typed.duplicated()]
+    deduplicated = typed.loc[~typed.duplicated()] if deduplicate else typed
     dropped = {name: "listed in data.drop" for name in drop}
     useless = _useless_columns(deduplicated.drop(columns=[target]))
     dropped.update({name: why for name, why in useless.items() if name not in keep})
