@@ -164,14 +164,19 @@ class NativeEncoder(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
         columns: dict[str, pd.Series] = {name: X[name].astype("float64") for name in self.numeric}
         for name in self.categorical:
-            known = self.categories_[name]
-            text = X[name].astype("object").where(X[name].notna(), None).map(lambda v: v if v is None else str(v))
-            text = text.where(text.isin(known), None)  # unseen and rare categories become missing
-            columns[name] = pd.Series(pd.Categorical(text, categories=known), index=X.index)
+            # values outside the known categories (unseen or rare at fit) become missing
+            columns[name] = pd.Series(pd.Categorical(_as_labels(X[name]), categories=self.categories_[name]), X.index)
         return pd.DataFrame(columns, index=X.index)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.asarray([*self.numeric, *self.categorical], dtype=object)
+
+
+def _as_labels(values: pd.Series) -> pd.Series:
+    """Category labels as text, missing kept missing; string columns (what coercion produces) pass as they are."""
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        return values
+    return values.astype("object").where(values.notna(), None).map(lambda v: v if v is None else str(v))
 
 
 def _categorical_steps(encoder: BaseEstimator, *, scale: bool) -> Pipeline:
