@@ -84,7 +84,7 @@ class _Booster(BaseEstimator):
             import lightgbm
 
             stop = lightgbm.early_stopping(self.patience, verbose=False)
-            probe.fit(x_fit, y_fit, eval_set=[(x_valid, y_valid)], callbacks=[stop])
+            probe.fit(x_fit, y_fit, eval_X=(x_valid,), eval_y=(y_valid,), callbacks=[stop])
             best = int(probe.best_iteration_ or probe.n_estimators)
         else:
             probe.fit(x_fit, y_fit, eval_set=[(x_valid, y_valid)], verbose=False)

@@ -15,6 +15,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
@@ -216,6 +217,7 @@ def make_encoder(family: str, plan: FeaturePlan, *, task: str, seed: int) -> Bas
         one_hot = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False)
         parts.append(("one_hot", _categorical_steps(one_hot, scale=False), list(plan.low_cardinality)))
     if plan.high_cardinality:
-        encoder = TargetEncoder(target_type=target_type, random_state=seed)
+        folds = KFold if task == "regression" else StratifiedKFold  # what TargetEncoder picks itself for cv=5
+        encoder = TargetEncoder(target_type=target_type, cv=folds(5, shuffle=True, random_state=seed))
         parts.append(("target", _categorical_steps(encoder, scale=linear), list(plan.high_cardinality)))
     return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
