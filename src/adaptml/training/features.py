@@ -165,8 +165,9 @@ class NativeEncoder(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
         columns: dict[str, pd.Series] = {name: X[name].astype("float64") for name in self.numeric}
         for name in self.categorical:
-            # values outside the known categories (unseen or rare at fit) become missing
-            columns[name] = pd.Series(pd.Categorical(_as_labels(X[name]), categories=self.categories_[name]), X.index)
+            known = pd.Index(self.categories_[name])
+            codes = known.get_indexer(pd.Index(_as_labels(X[name])))  # -1 (missing): unseen or rare at fit
+            columns[name] = pd.Series(pd.Categorical.from_codes(codes, categories=known), X.index)
         return pd.DataFrame(columns, index=X.index)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
