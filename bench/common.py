@@ -93,6 +93,22 @@ def write_results(name: str, results: dict[str, Any]) -> Path:
     return path
 
 
+def run_part(
+    name: str,
+    options: Options | None,
+    measure: Callable[[Options], dict[str, Any]],
+    report: Callable[[dict[str, Any]], None],
+) -> Path:
+    """One benchmark part: measure, write bench/results/<name>.json with the machine's load before and after, and
+    print its tables. Returns the results file."""
+    options = options or Options()
+    load_at_start = load_average()
+    results = measure(options)
+    path = write_results(name, {"quick": options.quick, "load_average_at_start": load_at_start, **results})
+    report(results)
+    return path
+
+
 def show_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     table = Table(title=title, title_justify="left")
     for index, header in enumerate(headers):

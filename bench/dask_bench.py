@@ -24,7 +24,7 @@ from adaptml.serving.loaded import LoadedModels, load_models
 from adaptml.serving.predict import predict_all
 from adaptml.serving.threads import single_threaded
 from adaptml.storage import Storage
-from bench.common import RESULTS_DIR, Options, load_average, ratio, show_table, write_results
+from bench.common import RESULTS_DIR, Options, ratio, run_part, show_table
 from bench.trained import config_for, ensure_version
 
 DATASET = "hotel_rates"
@@ -175,12 +175,7 @@ def report(results: dict[str, Any]) -> None:
 
 
 def main(options: Options | None = None) -> None:
-    options = options or Options()
-    load_at_start = load_average()
-    results = run(options)
-    path = write_results("dask", {"quick": options.quick, "load_average_at_start": load_at_start, **results})
-    report(results)
-    print(f"wrote {path} and {PLOT}")
+    print(f"wrote {run_part('dask', options, run, report)} and {PLOT}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from adaptml.reload.local import run_local
 from adaptml.reload.watch import read_statuses
 from adaptml.s3server import free_port, running_s3
 from adaptml.storage import Storage
-from bench.common import Options, load_average, show_table, stop, wait_ready, write_results
+from bench.common import Options, run_part, show_table, stop, wait_ready
 from bench.trained import ensure_version
 
 WORKERS = 2
@@ -193,12 +193,7 @@ def report(results: dict[str, Any]) -> None:
 
 
 def main(options: Options | None = None) -> None:
-    options = options or Options()
-    load_at_start = load_average()
-    results = run(options)
-    path = write_results("reload", {"quick": options.quick, "load_average_at_start": load_at_start, **results})
-    report(results)
-    print(f"wrote {path}")
+    print(f"wrote {run_part('reload', options, run, report)}")
 
 
 if __name__ == "__main__":

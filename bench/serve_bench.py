@@ -29,7 +29,7 @@ from adaptml.s3server import running_s3
 from adaptml.serving.loaded import LoadedModels, load_models
 from adaptml.serving.threads import single_threaded
 from adaptml.storage import Storage
-from bench.common import Options, load_average, ratio, show_table, summarize_ms, time_calls, write_results
+from bench.common import Options, ratio, run_part, show_table, summarize_ms, time_calls
 from bench.servers import Server, adaptml_server, mlflow_model_dir, mlflow_server, serve_config
 from bench.trained import config_for, ensure_version
 
@@ -210,14 +210,13 @@ def report(results: dict[str, Any]) -> None:
     )
 
 
-def main(options: Options | None = None) -> None:
-    options = options or Options()
-    load_at_start = load_average()
+def measure(options: Options) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as workdir:
-        results = run(options, Path(workdir))
-    path = write_results("serving", {"quick": options.quick, "load_average_at_start": load_at_start, **results})
-    report(results)
-    print(f"wrote {path}")
+        return run(options, Path(workdir))
+
+
+def main(options: Options | None = None) -> None:
+    print(f"wrote {run_part('serving', options, measure, report)}")
 
 
 if __name__ == "__main__":

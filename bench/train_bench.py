@@ -24,7 +24,7 @@ from adaptml.config import Config
 from adaptml.registry import Registry
 from adaptml.s3server import running_s3
 from adaptml.storage import Storage
-from bench.common import ROOT, Options, load_average, ratio, show_table, write_results
+from bench.common import ROOT, Options, ratio, run_part, show_table
 from bench.trained import CONFIGS, config_for, remember, seed_dataset, train_now
 from bench.venvs import ensure_venv
 
@@ -146,12 +146,7 @@ def report(results: dict[str, Any]) -> None:
 
 
 def main(options: Options | None = None) -> None:
-    options = options or Options()
-    load_at_start = load_average()
-    results = run(options)
-    path = write_results("training", {"quick": options.quick, "load_average_at_start": load_at_start, **results})
-    report(results)
-    print(f"wrote {path}")
+    print(f"wrote {run_part('training', options, run, report)}")
 
 
 if __name__ == "__main__":
