@@ -56,18 +56,28 @@ def serve_config(registry: Registry, folder: Path, **serving: Any) -> Path:
 
 
 @contextmanager
+def _child_server(
+    command: list[str], port: int, log: Path, ready_path: str, env: dict[str, str], *, group: bool = False
+) -> Iterator[Server]:
+    """Start ``command`` (listening on ``port``, output to ``log``), wait until ``ready_path`` answers, and stop it
+    when the block ends; ``group`` runs it in a session of its own whose children are stopped too."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=group)
+        server = Server(f"http://127.0.0.1:{port}", process)
+        try:
+            wait_ready(f"{server.url}{ready_path}", process)
+            yield server
+        finally:
+            (_stop_group if group else stop)(process)
+
+
+@contextmanager
 def adaptml_server(config: Path, log: Path, *, env: dict[str, str] | None = None) -> Iterator[Server]:
     """``adaptml serve`` (Flask's threaded server, as the README runs it) until the block ends."""
     port = free_port()
     command = [sys.executable, "-m", "adaptml.cli", "serve", "--config", str(config), "--port", str(port)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-        server = Server(f"http://127.0.0.1:{port}", process)
-        try:
-            wait_ready(f"{server.url}/readyz", process)
-            yield server
-        finally:
-            stop(process)
+    with _child_server(command, port, log, "/readyz", {**os.environ, **(env or {})}) as server:
+        yield server
 
 
 def mlflow_model_dir(pickled_model: bytes, folder: Path) -> tuple[Path, Path]:
@@ -92,14 +102,8 @@ def mlflow_server(python: Path, model_dir: Path, log: Path) -> Iterator[Server]:
     command += ["-h", "127.0.0.1"]
     env = {**os.environ, "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("VIRTUAL_ENV", None)
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        server = Server(f"http://127.0.0.1:{port}", process)
-        try:
-            wait_ready(f"{server.url}/ping", process)
-            yield server
-        finally:
-            _stop_group(process)
+    with _child_server(command, port, log, "/ping", env, group=True) as server:
+        yield server
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
