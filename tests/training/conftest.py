@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from adaptml.config import SplitConfig
 from adaptml.schema import Schema, infer_schema
-from adaptml.training import FeaturePlan, Split, TaskInfo, clean, plan_features, resolve_task, split, target_labels
+from adaptml.training import (
+    FeaturePlan,
+    FitResult,
+    Split,
+    TaskInfo,
+    clean,
+    fit_model,
+    plan_features,
+    resolve_task,
+    split,
+    target_labels,
+)
 
 from .frames import messy_frame
 
@@ -31,6 +43,13 @@ class Problem:
     schema: Schema
     parts: Split
     plan: FeaturePlan
+
+    def fit(self, name: str, *, seed: int = 0, cv_folds: int = 3, **options: Any) -> FitResult:
+        """``fit_model`` on this problem's training split."""
+        train = self.parts.train
+        return fit_model(
+            name, train, schema=self.schema, plan=self.plan, info=self.info, seed=seed, cv_folds=cv_folds, **options
+        )
 
 
 def prepare(raw: pd.DataFrame, target: str, *, strategy: str = "random", seed: int = 0) -> Problem:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adaptml.training import fit_model, select_features
+from adaptml.training import select_features
 
 from .conftest import Problem, prepare
 from .frames import messy_frame
@@ -35,15 +35,7 @@ def raw_rows_with_surprises(raw: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.parametrize("name", ZOO)
 def test_every_classifier_keeps_the_original_labels(classification: Problem, name: str) -> None:
-    result = fit_model(
-        name,
-        classification.parts.train,
-        schema=classification.schema,
-        plan=classification.plan,
-        info=classification.info,
-        seed=0,
-        cv_folds=3,
-    )
+    result = classification.fit(name)
     model = pickle.loads(pickle.dumps(result.pipeline))
     raw = raw_rows_with_surprises(messy_frame(240, classify=True))
     proba = model.predict_proba(raw)
@@ -55,15 +47,7 @@ def test_every_classifier_keeps_the_original_labels(classification: Problem, nam
 
 @pytest.mark.parametrize("name", ZOO)
 def test_every_regressor_predicts_raw_rows(regression: Problem, name: str) -> None:
-    result = fit_model(
-        name,
-        regression.parts.train,
-        schema=regression.schema,
-        plan=regression.plan,
-        info=regression.info,
-        seed=0,
-        cv_folds=3,
-    )
+    result = regression.fit(name)
     predictions = result.pipeline.predict(raw_rows_with_surprises(messy_frame(240)))
     assert predictions.shape == (6,) and np.isfinite(predictions).all()
     assert result.pipeline.steps[0][0] == "coerce"
@@ -71,34 +55,14 @@ def test_every_regressor_predicts_raw_rows(regression: Problem, name: str) -> No
 
 
 def test_fitting_is_seeded(regression: Problem) -> None:
-    fits = [
-        fit_model(
-            "lightgbm",
-            regression.parts.train,
-            schema=regression.schema,
-            plan=regression.plan,
-            info=regression.info,
-            seed=3,
-            cv_folds=3,
-        )
-        for _ in range(2)
-    ]
+    fits = [regression.fit("lightgbm", seed=3) for _ in range(2)]
     test = regression.parts.test
     assert np.array_equal(fits[0].pipeline.predict(test), fits[1].pipeline.predict(test))
     assert fits[0].cv_scores == fits[1].cv_scores
 
 
 def test_tuning_searches_within_the_budget_and_keeps_defaults_first(regression: Problem) -> None:
-    result = fit_model(
-        "random_forest",
-        regression.parts.train,
-        schema=regression.schema,
-        plan=regression.plan,
-        info=regression.info,
-        seed=0,
-        cv_folds=2,
-        budget_seconds=1.0,
-    )
+    result = regression.fit("random_forest", cv_folds=2, budget_seconds=1.0)
     assert result.tuning["trials"] >= 1
     assert set(result.params) <= {"min_samples_leaf", "max_features"}
 
