@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -142,8 +143,10 @@ def serve(
 ) -> None:
     """Serve the web application with the latest published models."""
     from adaptml.serving.server import serve_command
+    from adaptml.serving.settings import Environment
 
-    serve_command(config, host=host, port=port, console=console)
+    environment = Environment.read(os.environ)
+    serve_command(environment.config(config), environment, host=host, port=port, console=console)
 
 
 @app.command()
@@ -156,8 +159,10 @@ def predict(
     """Predict a CSV with every model of the latest version, without a server."""
     from adaptml.config import load_config
     from adaptml.serving.batch import predict_command
+    from adaptml.serving.settings import Environment
 
-    predict_command(load_config(config), input_csv, output, console=console)
+    environment = Environment.read(os.environ, reload_secret=False)
+    predict_command(load_config(config), input_csv, output, environment, console=console)
 
 
 @app.command(name="lambda-local")

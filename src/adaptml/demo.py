@@ -23,15 +23,20 @@ RELOAD_QUEUE = "adaptml-reload"
 def run_demo(config_path: Path, *, port: int = 8000, s3_port: int = 9000, console: Console | None = None) -> None:
     """Run every part of adaptml against the embedded S3 server; retraining in another shell reloads the app."""
     from adaptml.pipeline.runner import train_command
+    from adaptml.reload.handler import TARGETS_ENV
     from adaptml.reload.local import run_local
+    from adaptml.reload.signing import SECRET_ENV
     from adaptml.serving.server import serve_command
+    from adaptml.serving.settings import Environment
 
     console = console or Console()
     cfg = load_config(config_path)
     registry = S3Uri.parse(cfg.registry)
     with running_s3(port=s3_port, export=True) as s3:
-        os.environ.setdefault("ADAPTML_RELOAD_SECRET", secrets.token_hex(16))
-        os.environ["ADAPTML_RELOAD_TARGETS"] = f"http://127.0.0.1:{port}"
+        # The in-process Lambda handler reads its settings from the environment, as in AWS; the app gets them below.
+        os.environ.setdefault(SECRET_ENV, secrets.token_hex(16))
+        os.environ[TARGETS_ENV] = f"http://127.0.0.1:{port}"
+        environment = Environment.read(os.environ)
         console.rule("embedded S3")
         console.print(f"S3 endpoint {s3.endpoint}; to use it from another shell (e.g. to retrain):", highlight=False)
         for key, value in client_environment(s3.endpoint).items():
@@ -52,7 +57,7 @@ def run_demo(config_path: Path, *, port: int = 8000, s3_port: int = 9000, consol
         console.rule("serving")
         console.print(f"retrain with: adaptml train {config_path}  (a changed config publishes a new version)")
         try:
-            serve_command(config_path, host="127.0.0.1", port=port, console=console)
+            serve_command(cfg, environment, host="127.0.0.1", port=port, console=console)
         finally:
             stop.set()
             runner.join(timeout=5)

@@ -10,11 +10,16 @@ AdaptmlError                      500  base; ``str(err)`` is a one-line message 
 ├── DataError                     422  a dataset cannot be used for training (empty, no target, ...)
 ├── RegistryError                 503  the model registry is empty or inconsistent
 │   ├── NoPublishedVersion        503
-│   └── IntegrityError            503  a file does not match its manifest (sha256, size, signature)
+│   ├── IntegrityError            503  a file does not match its manifest (sha256, size, signature)
+│   └── RefusedVersion            503  the serving store refused the version LATEST names (it says why)
 ├── InputError                    400  a client's prediction input is wrong (names row and column)
 │   ├── UnsupportedMediaType      415
 │   └── PayloadTooLarge           413
-└── NotReady                      503  no verified model version is loaded yet
+├── Unauthenticated               401  a signed endpoint got no signature
+├── PermissionDenied              403  a wrong signature, or the endpoint is disabled (no secret configured)
+├── NotReady                      503  no verified model version is loaded yet
+├── EngineUnavailable             503  the batch engine (Dask) cannot run now: predict directly instead
+└── StoreGone                     500  the model store a reload watcher watched was discarded: the watcher ends
 """
 
 from __future__ import annotations
@@ -26,14 +31,19 @@ __all__ = [
     "ConfigError",
     "DataError",
     "EndpointUnreachable",
+    "EngineUnavailable",
     "InputError",
     "IntegrityError",
     "NoPublishedVersion",
     "NotReady",
     "ObjectNotFound",
     "PayloadTooLarge",
+    "PermissionDenied",
+    "RefusedVersion",
     "RegistryError",
     "StorageError",
+    "StoreGone",
+    "Unauthenticated",
     "UnsupportedMediaType",
 ]
 
@@ -92,6 +102,12 @@ class IntegrityError(RegistryError):
     status_code = 503
 
 
+class RefusedVersion(RegistryError):
+    """Retrying the same version would not help: wait for LATEST to change."""
+
+    status_code = 503
+
+
 class InputError(AdaptmlError):
     status_code = 400
 
@@ -106,3 +122,23 @@ class PayloadTooLarge(InputError):
 
 class NotReady(AdaptmlError):
     status_code = 503
+
+
+class Unauthenticated(AdaptmlError):
+    status_code = 401
+
+
+class PermissionDenied(AdaptmlError):
+    status_code = 403
+
+
+class EngineUnavailable(AdaptmlError):
+    """Scheduler unreachable or workers lost; the caller falls back to predicting in-process."""
+
+    status_code = 503
+
+
+class StoreGone(AdaptmlError):
+    """Internal: never reaches a client (the watcher thread ends quietly)."""
+
+    status_code = 500

@@ -5,7 +5,8 @@
     <registry>/<project>/LATEST                              {"version": ..., "manifest_sha256": ...}, last
 
 A version becomes visible only when LATEST points at it; readers verify every sha256 (and, when a signing
-key is configured, the manifest's HMAC) before anything is unpickled.
+key is given, the manifest's HMAC) before anything is unpickled. The key (``ADAPTML_SIGNING_KEY``) is read at the
+entry points with ``signing_key_from(os.environ)`` and handed to ``Registry(..., signing_key=...)``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "Registry",
     "new_version_id",
     "sha256_hex",
+    "signing_key_from",
 ]
 
 SIGNING_KEY_ENV = "ADAPTML_SIGNING_KEY"
@@ -46,9 +48,15 @@ def new_version_id(run_id: str, now: datetime | None = None) -> str:
     return f"{stamp}-{run_id[:8]}"
 
 
-def signing_key_from_env() -> bytes | None:
-    key = os.environ.get(SIGNING_KEY_ENV)
+def signing_key_from(environ: Mapping[str, str]) -> bytes | None:
+    """The manifest signing key an environment names; None when it names none."""
+    key = environ.get(SIGNING_KEY_ENV)
     return key.encode("utf-8") if key else None
+
+
+def signing_key_from_env() -> bytes | None:
+    """Transitional, for ``pipeline/modelling.py`` only until ``adaptml train`` passes the key down; then delete."""
+    return signing_key_from(os.environ)
 
 
 def _canonical(manifest: Mapping[str, Any]) -> bytes:
@@ -83,7 +91,11 @@ class LoadedVersion:
 
 
 class Registry:
-    """Publishes and reads immutable model versions of one project."""
+    """Publishes and reads immutable model versions of one project.
+
+    With a ``signing_key`` every published manifest is signed and every loaded one must verify; without one,
+    manifests are neither signed nor checked.
+    """
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ The apps here never use Dask (its own fault test starts a real scheduler), so ba
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +38,13 @@ def registry(storage: Any, bucket: str) -> Registry:
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
-    """A factory: the app for a registry, with small limits (overridable) and no Dask; stores closed after."""
+    """A factory: the app for a registry, with small limits (overridable), no Dask and, unless given a reload
+    secret, the reload endpoint disabled; stores closed after."""
     apps: list[Flask] = []
 
-    def build(registry: Registry, **serving: Any) -> Flask:
+    def build(registry: Registry, *, reload_secret: bytes | None = None, **serving: Any) -> Flask:
         settings = make_settings(registry, tmp_path / "results", **{**NO_DASK, **serving})
-        app = create_app(settings, registry=registry)
+        app = create_app(replace(settings, reload_secret=reload_secret), registry=registry)
         apps.append(app)
         return app
 

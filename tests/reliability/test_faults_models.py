@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import os
 import pickle
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.serving.conftest import Bundle, make_settings
 
-from adaptml.registry import SIGNING_KEY_ENV, Registry, sha256_hex, signing_key_from_env
+from adaptml.registry import SIGNING_KEY_ENV, Registry, sha256_hex, signing_key_from
 from adaptml.serving import create_app
+from adaptml.serving.settings import Environment
 from adaptml.storage import Storage
 
 pytestmark = pytest.mark.faults
@@ -86,11 +88,14 @@ def test_a_pickle_changed_after_publishing_is_refused(registry: Registry, regres
 
 @pytest.fixture
 def signed_app(storage: Storage, bucket: str, regression: Bundle, tmp_path: Path, monkeypatch: Any) -> Any:
-    """The app built the production way (create_app makes its own registry) with ADAPTML_SIGNING_KEY set."""
+    """The app built the production way (the environment read at the entry, create_app making its own registry)
+    with ADAPTML_SIGNING_KEY set."""
     monkeypatch.setenv(SIGNING_KEY_ENV, KEY)
-    publisher = Registry(f"s3://{bucket}/registry", "homes", storage=storage, signing_key=signing_key_from_env())
+    publisher = Registry(f"s3://{bucket}/registry", "homes", storage=storage, signing_key=signing_key_from(os.environ))
     publisher.publish("v1", regression.files, regression.metadata)
-    app = create_app(make_settings(publisher, tmp_path / "results", dask_threshold=100_000))
+    environment = Environment.read(os.environ, reload_secret=False)
+    settings = make_settings(publisher, tmp_path / "results", dask_threshold=100_000)
+    app = create_app(replace(settings, signing_key=environment.signing_key))
     yield app, publisher
     app.extensions["adaptml"].store.close()
 

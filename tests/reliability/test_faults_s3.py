@@ -16,7 +16,7 @@ from flask import Flask
 from tests.serving.conftest import Bundle
 
 from adaptml.registry import Registry
-from adaptml.reload.signing import SECRET_ENV, SIGNATURE_HEADER, sign_body
+from adaptml.reload.signing import SIGNATURE_HEADER, sign_body
 from adaptml.s3server import EmbeddedS3, free_port
 from adaptml.storage import Storage, default_client
 
@@ -93,11 +93,10 @@ def _signed_reload(client: Any) -> Any:
 def test_s3_dying_during_a_reload_keeps_the_old_version_serving(
     own_s3: S3Process, make_app: Callable[..., Flask], regression: Bundle, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setenv(SECRET_ENV, SECRET.decode())
     registry = Registry("s3://dies/registry", "homes", storage=storage_at(own_s3.endpoint, monkeypatch))
     registry.storage.ensure_bucket("dies")
     registry.publish("v1", regression.files, regression.metadata)
-    client = make_app(registry).test_client()
+    client = make_app(registry, reload_secret=SECRET).test_client()
     assert served_version(client) == "v1"
 
     registry.publish("v2", regression.files, regression.metadata)
@@ -146,13 +145,12 @@ def test_a_flaky_reload_is_retried_by_the_watcher_without_a_new_publish(
     s3_server: EmbeddedS3, storage: Storage, bucket: str, make_app, regression, monkeypatch
 ):
     """The watcher treats a cut download as S3 trouble (retried with backoff), not as a refused version."""
-    monkeypatch.setenv(SECRET_ENV, SECRET.decode())
     proxy = FaultProxy(s3_server.port).start()
     try:
         via_proxy = Registry(f"s3://{bucket}/registry", "homes", storage=storage_at(proxy.endpoint, monkeypatch))
         direct = Registry(f"s3://{bucket}/registry", "homes", storage=storage)
         direct.publish("v1", regression.files, regression.metadata)
-        client = make_app(via_proxy, poll_seconds=0).test_client()  # no polling: only the retry can help
+        client = make_app(via_proxy, reload_secret=SECRET, poll_seconds=0).test_client()  # only the retry can help
         direct.publish("v2", {**regression.files, "eda/big.bin": b"x" * 2_000_000}, regression.metadata)
         proxy.mode = "cut"
         assert _signed_reload(client).status_code == 202

@@ -13,6 +13,7 @@ accepts "3" for a number, as CSV does).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -24,7 +25,6 @@ from schemathesis import checks as st_checks
 from tests.serving.conftest import Bundle
 
 from adaptml.registry import Registry
-from adaptml.reload.signing import SECRET_ENV
 from adaptml.serving.openapi import openapi_spec
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.slow]
@@ -84,17 +84,14 @@ def make_app_module(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from adaptml.serving import create_app
 
     apps: list[Flask] = []
-    monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setenv(SECRET_ENV, "fuzz-secret")
 
     def build(registry: Registry) -> Flask:
         settings = make_settings(registry, tmp_path_factory.mktemp("results"), dask_threshold=100_000)
-        app = create_app(settings, registry=registry)
+        app = create_app(replace(settings, reload_secret=b"fuzz-secret"), registry=registry)
         apps.append(app)
         return app
 
     yield build
-    monkeypatch.undo()
     for app in apps:
         app.extensions["adaptml"].store.close()
 

@@ -33,17 +33,17 @@ def registry(storage, bucket) -> Registry:
 
 
 @pytest.fixture
-def make_app(registry, tmp_path, monkeypatch) -> Iterator[Callable[..., Flask]]:
+def make_app(registry, tmp_path) -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def build(secret: bytes | None = SECRET) -> Flask:
-        monkeypatch.setenv("ADAPTML_RUNTIME_DIR", str(tmp_path))
-        monkeypatch.delenv("ADAPTML_RELOAD_SECRET_PARAM", raising=False)
-        if secret:
-            monkeypatch.setenv("ADAPTML_RELOAD_SECRET", secret.decode())
-        else:
-            monkeypatch.delenv("ADAPTML_RELOAD_SECRET", raising=False)
-        settings = ServingSettings(registry.root.__str__(), registry.project, ServingConfig(poll_seconds=0))
+        settings = ServingSettings(
+            str(registry.root),
+            registry.project,
+            ServingConfig(poll_seconds=0),
+            runtime_dir=str(tmp_path),
+            reload_secret=secret,
+        )
         app = create_app(settings, registry=registry, dask=DaskEngine(None))
         apps.append(app)
         return app
@@ -79,7 +79,7 @@ def test_without_a_configured_secret_the_endpoint_refuses(make_app, registry):
     body = _notice("v2")
     response = client.post(URL, data=body, headers={SIGNATURE_HEADER: sign_body(SECRET, body)})
     assert response.status_code == 403
-    assert "ADAPTML_RELOAD_SECRET" in response.get_json()["error"]
+    assert "ADAPTML_RELOAD_SECRET" in response.get_json()["message"]
 
 
 def test_missing_or_bad_signatures_reload_nothing(make_app, registry):

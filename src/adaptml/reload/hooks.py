@@ -13,47 +13,81 @@ import logging
 import os
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from adaptml.errors import StorageError
+from adaptml.errors import (
+    InputError,
+    PayloadTooLarge,
+    PermissionDenied,
+    RefusedVersion,
+    StorageError,
+    StoreGone,
+    Unauthenticated,
+)
+from adaptml.registry import Registry
 from adaptml.reload.delivery import RELOAD_PATH
-from adaptml.reload.signing import SECRET_ENV, SECRET_PARAM_ENV, SIGNATURE_HEADER, resolve_secret, verify_signature
-from adaptml.reload.watch import ReloadWorker, StoreGone, StoreHooks, default_runtime_dir, read_statuses
+from adaptml.reload.signing import SECRET_ENV, SECRET_PARAM_ENV, SIGNATURE_HEADER, verify_signature
+from adaptml.reload.watch import ReloadWorker, StoreHooks, default_runtime_dir, read_statuses
 
-__all__ = ["EXTENSION_KEY", "MAX_NOTIFICATION_BYTES", "create_blueprint", "init_reload", "store_hooks"]
+__all__ = [
+    "EXTENSION_KEY",
+    "MAX_NOTIFICATION_BYTES",
+    "RefreshReport",
+    "ReloadableStore",
+    "create_blueprint",
+    "init_reload",
+    "store_hooks",
+]
 
 EXTENSION_KEY = "adaptml.reload"
 MAX_NOTIFICATION_BYTES = 64 * 1024
-DEFAULT_POLL_SECONDS = 10.0
 log = logging.getLogger("adaptml.reload")
+
+
+class RefreshReport(Protocol):
+    """What a store's refresh says it did (``adaptml.serving.store.RefreshOutcome``)."""
+
+    @property
+    def action(self) -> str: ...
+    @property
+    def version(self) -> str | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def transient(self) -> bool: ...
+
+
+class ReloadableStore(Protocol):
+    """What reloading needs of the serving app's model store (``adaptml.serving.store.ModelStore``)."""
+
+    @property
+    def registry(self) -> Registry: ...
+    @property
+    def version(self) -> str | None: ...
+    def refresh(self) -> RefreshReport: ...
 
 
 def init_reload(
     app: Flask,
-    store: Any,
+    store: ReloadableStore,
     *,
-    poll_seconds: float | None = None,
-    secret: bytes | None = None,
+    poll_seconds: float,
+    secret: bytes | None,
     runtime_dir: Path | None = None,
 ) -> ReloadWorker:
     """Attach the reload endpoint to ``app`` and start this process's watcher for ``store``.
 
-    ``poll_seconds`` defaults to the app's ``settings.serving.poll_seconds``; ``secret`` to the environment (or
-    SSM); ``runtime_dir`` to ``$ADAPTML_RUNTIME_DIR`` or a per-project temp dir shared by the host's processes.
+    No ``secret``: the endpoint refuses every notification (polling still works). ``runtime_dir`` defaults to a
+    per-project temp dir shared by the host's processes.
     """
     registry = store.registry
     worker = ReloadWorker(
         store_hooks(store),
         runtime_dir or default_runtime_dir(registry.project, str(registry.root)),
-        poll_seconds=_poll_seconds(app, store) if poll_seconds is None else poll_seconds,
+        poll_seconds=poll_seconds,
     )
-    if secret is None:
-        try:
-            secret = resolve_secret()
-        except Exception as error:  # noqa: BLE001 - a broken secret source disables the endpoint, not the app
-            log.error("reload endpoint disabled: %s", error)
     app.extensions[EXTENSION_KEY] = worker
     app.register_blueprint(create_blueprint(worker, secret))
     # Threads do not survive a fork: each gunicorn worker (re)starts its own on its first request too.
@@ -62,59 +96,36 @@ def init_reload(
     return worker
 
 
-def _poll_seconds(app: Flask, store: Any) -> float:
-    """``serving.poll_seconds`` of the app's settings (the serving state, or the store's own settings)."""
-    for holder in (app.extensions.get("adaptml"), store):
-        serving = getattr(getattr(holder, "settings", None), "serving", None)
-        value = getattr(serving, "poll_seconds", None)
-        if isinstance(value, int | float):
-            return float(value)
-    return DEFAULT_POLL_SECONDS
-
-
-def store_hooks(store: Any) -> StoreHooks:
+def store_hooks(store: ReloadableStore) -> StoreHooks:
     """Adapt a ModelStore to the watcher, holding it weakly so a discarded app's watcher ends."""
     ref = weakref.ref(store)
 
-    def live() -> Any:
+    def live() -> ReloadableStore:
         found = ref()
         if found is None:
-            raise StoreGone()
+            raise StoreGone("the model store was discarded")
         return found
-
-    def current_version() -> str | None:
-        status = live().status()
-        version = status.get("version") if isinstance(status, dict) else getattr(status, "version", None)
-        return str(version) if version else None
-
-    def latest_version() -> str | None:
-        return str(live().registry.latest().version)
 
     def refresh() -> None:
         outcome = live().refresh()
-        if getattr(outcome, "action", None) != "refused":
+        if outcome.action != "refused":
             return
-        reason = str(getattr(outcome, "reason", "") or "refused")
-        transient = getattr(outcome, "transient", False) or getattr(outcome, "version", None) is None
-        if transient or not _reachable(live()):
+        reason = outcome.reason or "refused"
+        if outcome.transient or outcome.version is None or not _reachable(live()):
             raise StorageError(reason)  # S3 trouble, not a bad version: the watcher retries with backoff
         raise RefusedVersion(reason)  # settled: the store recorded why; wait for LATEST to change
 
     return StoreHooks(
         refresh=refresh,
-        current_version=current_version,
+        current_version=lambda: live().version,
         latest_etag=lambda: live().registry.latest_etag(),
-        latest_version=latest_version,
+        latest_version=lambda: live().registry.latest().version,
         transient=(StorageError,),
         alive=lambda: ref() is not None,
     )
 
 
-class RefusedVersion(Exception):
-    """The store refused the version LATEST names (it records why); retrying the same version would not help."""
-
-
-def _reachable(store: Any) -> bool:
+def _reachable(store: ReloadableStore) -> bool:
     try:
         store.registry.latest_etag()
     except StorageError:
@@ -123,21 +134,17 @@ def _reachable(store: Any) -> bool:
 
 
 def create_blueprint(worker: ReloadWorker, secret: bytes | None) -> Blueprint:
-    """The reload endpoint; the route only authenticates, announces and pokes the watcher."""
+    """The reload endpoint; the route only authenticates, announces and pokes the watcher.
+
+    Refusals are adaptml errors, answered by the app's error handlers in the API's JSON error shape.
+    """
     blueprint = Blueprint("reload", __name__)
 
     @blueprint.post(RELOAD_PATH)
     def reload() -> tuple[Response, int]:
         body = request.stream.read(MAX_NOTIFICATION_BYTES + 1)  # never buffer more than a notification can be
-        refused = _authenticate(secret, body, request.headers.get(SIGNATURE_HEADER))
-        if refused is not None:
-            return refused
-        try:
-            notice = json.loads(body) if body else {}
-        except ValueError:
-            return jsonify(error="the notification body is not JSON"), 400
-        if not isinstance(notice, dict):
-            return jsonify(error="the notification body must be a JSON object"), 400
+        _authenticate(secret, body, request.headers.get(SIGNATURE_HEADER))
+        notice = _notice(body)
         _announce(worker, notice)
         return jsonify(accepted=True, notified_version=notice.get("version"), pid=os.getpid(), **_serving(worker)), 202
 
@@ -148,18 +155,26 @@ def create_blueprint(worker: ReloadWorker, secret: bytes | None) -> Blueprint:
     return blueprint
 
 
-def _authenticate(secret: bytes | None, body: bytes, signature: str | None) -> tuple[Response, int] | None:
-    """None when the request may reload; otherwise the refusal (nothing is reloaded)."""
+def _authenticate(secret: bytes | None, body: bytes, signature: str | None) -> None:
+    """Raise the refusal unless the request may reload (a refused request reloads nothing)."""
     if not secret:
-        message = f"reload endpoint disabled: set {SECRET_ENV} or {SECRET_PARAM_ENV} on the server"
-        return jsonify(error=message), 403
+        raise PermissionDenied(f"reload endpoint disabled: set {SECRET_ENV} or {SECRET_PARAM_ENV} on the server")
     if len(body) > MAX_NOTIFICATION_BYTES:
-        return jsonify(error=f"notification larger than {MAX_NOTIFICATION_BYTES} bytes"), 413
+        raise PayloadTooLarge(f"notification larger than {MAX_NOTIFICATION_BYTES} bytes")
     if not signature:
-        return jsonify(error=f"missing {SIGNATURE_HEADER} header"), 401
+        raise Unauthenticated(f"missing {SIGNATURE_HEADER} header")
     if not verify_signature(secret, body, signature):
-        return jsonify(error=f"bad {SIGNATURE_HEADER} signature"), 403
-    return None
+        raise PermissionDenied(f"bad {SIGNATURE_HEADER} signature")
+
+
+def _notice(body: bytes) -> dict[str, Any]:
+    try:
+        notice = json.loads(body) if body else {}
+    except ValueError as error:
+        raise InputError("the notification body is not JSON") from error
+    if not isinstance(notice, dict):
+        raise InputError("the notification body must be a JSON object")
+    return notice
 
 
 def _announce(worker: ReloadWorker, notice: dict[str, Any]) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,15 +41,15 @@ def verify_signature(secret: bytes, body: bytes, header: str) -> bool:
 
 
 def resolve_secret(
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     *,
     ssm_client: Callable[[], Any] | None = None,
 ) -> bytes | None:
-    """The shared secret from the environment or SSM; None when neither is configured.
+    """The shared secret an environment gives, directly or through SSM; None when it gives neither.
 
-    ``ssm_client`` makes the SSM client only when a parameter is named, so plain-env setups never touch SSM.
+    Entry points pass ``os.environ``. ``ssm_client`` makes the SSM client only when a parameter is named, so
+    plain-env setups never touch SSM.
     """
-    environ = os.environ if environ is None else environ
     direct = environ.get(SECRET_ENV, "")
     if direct:
         return direct.encode("utf-8")

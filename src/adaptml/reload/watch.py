@@ -24,27 +24,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adaptml.errors import StoreGone
+
 __all__ = [
-    "RUNTIME_DIR_ENV",
     "ReloadWorker",
     "SiblingSignal",
-    "StoreGone",
     "StoreHooks",
     "default_runtime_dir",
     "read_statuses",
 ]
 
-RUNTIME_DIR_ENV = "ADAPTML_RUNTIME_DIR"
 MAX_BACKOFF_SECONDS = 60.0
 log = logging.getLogger("adaptml.reload")
 _serial = itertools.count(1)
 
 
 def default_runtime_dir(project: str, registry_uri: str = "") -> Path:
-    """``$ADAPTML_RUNTIME_DIR`` or a per-project, per-registry directory under the system temp dir."""
-    configured = os.environ.get(RUNTIME_DIR_ENV)
-    if configured:
-        return Path(configured)
+    """A per-project, per-registry directory under the system temp dir (``ADAPTML_RUNTIME_DIR`` overrides it)."""
     tag = hashlib.sha256(registry_uri.encode("utf-8")).hexdigest()[:8]
     return Path(tempfile.gettempdir()) / f"adaptml-{project}-{tag}"
 
@@ -106,10 +102,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-class StoreGone(Exception):
-    """The store a worker watched no longer exists (its app was discarded): the thread ends."""
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from adaptml.errors import InputError
-from adaptml.serving.app import VERSION_HEADER, serving_state
 from adaptml.serving.parsing import CSV, JSON, MULTIPART, media_type, parse_body, parse_csv
 from adaptml.serving.predict import PredictionResult
+from adaptml.serving.state import VERSION_HEADER, serving_state
 from adaptml.serving.tables import mlflow_payload, result_payload, results_frame, to_safe_csv
 
 __all__ = ["blueprint", "download_name", "request_frame"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from rich.console import Console
@@ -10,10 +9,11 @@ from rich.table import Table
 
 from adaptml.config import Config
 from adaptml.errors import AdaptmlError, InputError, NotReady
-from adaptml.registry import Registry, signing_key_from_env
-from adaptml.serving.dask_engine import SCHEDULER_ENV, DaskEngine
+from adaptml.registry import Registry
+from adaptml.serving.dask_engine import DaskEngine
 from adaptml.serving.parsing import parse_csv
 from adaptml.serving.predict import PredictionResult, predict_all
+from adaptml.serving.settings import Environment
 from adaptml.serving.store import ModelStore
 from adaptml.serving.tables import display_table, results_frame, to_safe_csv
 
@@ -22,9 +22,12 @@ __all__ = ["predict_command", "predict_file"]
 PREVIEW_ROWS = 10
 
 
-def predict_file(config: Config, input_csv: Path, *, store: ModelStore | None = None) -> PredictionResult:
-    """Predict a CSV file with the latest version; on a Dask cluster only when DASK_SCHEDULER_ADDRESS is set."""
-    store = store or ModelStore(Registry(config.registry, config.project, signing_key=signing_key_from_env()))
+def predict_file(
+    config: Config, input_csv: Path, environment: Environment, *, store: ModelStore | None = None
+) -> PredictionResult:
+    """Predict a CSV file with the latest version; on a Dask cluster only when DASK_SCHEDULER_ADDRESS is set
+    (a one-off command starts no LocalCluster)."""
+    store = store or ModelStore(Registry(config.registry, config.project, signing_key=environment.signing_key))
     outcome = store.refresh()
     if not outcome.ok:
         raise NotReady(f"cannot load a model version: {outcome.reason}")
@@ -33,7 +36,7 @@ def predict_file(config: Config, input_csv: Path, *, store: ModelStore | None = 
     except OSError as error:
         raise InputError(f"{input_csv}: cannot read the file ({error.strerror or error})") from error
     frame = parse_csv(data, max_rows=config.serving.max_rows, source=str(input_csv))
-    engine = DaskEngine(os.environ[SCHEDULER_ENV]) if os.environ.get(SCHEDULER_ENV) else None
+    engine = DaskEngine(environment.dask_scheduler) if environment.dask_scheduler else None
     try:
         return predict_all(store.get(), frame, dask=engine, dask_threshold=config.serving.dask_threshold)
     finally:
@@ -51,10 +54,17 @@ def _preview(result: PredictionResult) -> Table:
     return table
 
 
-def predict_command(config: Config, input_csv: Path, output: Path | None, *, console: Console | None = None) -> None:
+def predict_command(
+    config: Config,
+    input_csv: Path,
+    output: Path | None,
+    environment: Environment,
+    *,
+    console: Console | None = None,
+) -> None:
     """Predict INPUT.csv; write the full results table to ``output`` or print a preview."""
     console = console or Console()
-    result = predict_file(config, input_csv)
+    result = predict_file(config, input_csv, environment)
     summary = (
         f"{config.project} version {result.version}: {result.row_count:,} rows x {len(result.models)} models "
         f"({result.engine}{', ' + str(result.error_count) + ' failed cells' if result.error_count else ''})"

@@ -1,9 +1,9 @@
 """Batch prediction on a Dask ``distributed`` cluster: partitions in, outputs back in input order.
 
-The cluster is the scheduler in ``DASK_SCHEDULER_ADDRESS`` when set, else a LocalCluster started on first use
-and reused. Models are broadcast to the workers once per version and referenced by future afterwards; the
-scheduler's active memory manager is stopped, since its ReduceReplicas policy would delete those broadcast copies
-and make every batch fetch the models again.
+The cluster is the scheduler at the given address (the entry points read ``DASK_SCHEDULER_ADDRESS``), else a
+LocalCluster started on first use and reused. Models are broadcast to the workers once per version and referenced
+by future afterwards; the scheduler's active memory manager is stopped, since its ReduceReplicas policy would delete
+those broadcast copies and make every batch fetch the models again.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import atexit
 import contextlib
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -21,14 +20,14 @@ from typing import Any
 
 import pandas as pd
 
+from adaptml.errors import EngineUnavailable
 from adaptml.serving.loaded import LoadedModels
-from adaptml.serving.predict import EngineUnavailable, ModelOutput, PreparedInput, combine_outputs, predict_model
+from adaptml.serving.predict import ModelOutput, PreparedInput, combine_outputs, predict_model
 from adaptml.serving.sharing import shared_work
 from adaptml.serving.threads import single_threaded
 
-__all__ = ["SCHEDULER_ENV", "DaskEngine", "predict_partition", "split_frame"]
+__all__ = ["DaskEngine", "predict_partition", "split_frame"]
 
-SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 log = logging.getLogger(__name__)
 
 
@@ -79,10 +78,6 @@ class DaskEngine:
         self._cluster: Any | None = None
         self._scattered: tuple[tuple[str, str], dict[str, tuple[Any, bool]]] | None = None
         self._lock = threading.Lock()
-
-    @classmethod
-    def from_env(cls) -> DaskEngine:
-        return cls(os.environ.get(SCHEDULER_ENV) or None)
 
     @property
     def started(self) -> bool:

@@ -14,7 +14,7 @@ __all__ = ["error_response", "register_error_handlers", "wants_json"]
 
 log = logging.getLogger(__name__)
 
-JSON_BLUEPRINTS = frozenset({"api", "ops"})
+JSON_BLUEPRINTS = frozenset({"api", "ops", "reload"})
 ERROR_CODES = {
     400: "BAD_REQUEST",
     401: "UNAUTHENTICATED",
@@ -32,7 +32,7 @@ ERROR_CODES = {
 
 
 def wants_json() -> bool:
-    """API and ops routes always answer JSON; pages answer HTML unless the client prefers JSON."""
+    """API, ops and reload routes always answer JSON; pages answer HTML unless the client prefers JSON."""
     if request.blueprint in JSON_BLUEPRINTS:
         return True
     accept = request.accept_mimetypes

@@ -19,6 +19,7 @@ __all__ = ["LoadedModels", "ModelInfo", "load_models", "model_input", "smoke_tes
 
 MODEL_PREFIX = "models/"
 MODEL_SUFFIX = ".pkl"
+COERCE_STEP = "coerce"  # the name training (training/fitting.py) gives a pipeline's SchemaCoercer
 
 
 @dataclass(frozen=True)
@@ -160,19 +161,23 @@ def load_models(loaded: LoadedVersion) -> LoadedModels:
 
 
 def _after_coercion(model: Any, schema: Schema) -> Any | None:
-    """The pipeline minus its SchemaCoercer, when that coercer uses exactly the version's schema.
+    """The pipeline minus its SchemaCoercer, when that coercer comes first and uses exactly the version's schema.
 
     Serving validates every request with that schema already (strictly), so the typed frame it gets is what the
     coercer would produce; skipping the repeat saves one coercion per model per request. Anything else: None.
     """
-    steps = getattr(model, "steps", None)
-    if not steps or len(steps) < 2 or not isinstance(steps[0][1], SchemaCoercer):
+    names = [name for name, _ in getattr(model, "steps", None) or ()]
+    if COERCE_STEP not in names:
         return None
+    at = names.index(COERCE_STEP)
+    coercer = model.named_steps[COERCE_STEP]
+    if at > 0 or at == len(names) - 1 or not isinstance(coercer, SchemaCoercer):
+        return None  # a step before the coercer would be skipped too; nothing after it is no pipeline
     try:
-        same = Schema.from_dict(steps[0][1].schema) == schema
+        same = Schema.from_dict(coercer.schema) == schema
     except (KeyError, TypeError, ValueError):
         return None
-    return model[1:] if same else None
+    return model[at + 1 :] if same else None
 
 
 def smoke_test(models: LoadedModels) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from adaptml.serving.app import serving_state
 from adaptml.serving.openapi import openapi_spec
+from adaptml.serving.state import serving_state
 
 __all__ = ["blueprint"]
 

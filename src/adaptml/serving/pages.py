@@ -11,12 +11,12 @@ from flask import Blueprint, Response, abort, g, make_response, render_template,
 
 from adaptml.errors import InputError
 from adaptml.serving.api import download_name
-from adaptml.serving.app import serving_state
 from adaptml.serving.forms import form_fields
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.openapi import openapi_spec
 from adaptml.serving.parsing import parse_csv, parse_form
 from adaptml.serving.predict import PredictionResult
+from adaptml.serving.state import serving_state
 from adaptml.serving.tables import display_table, error_summary, model_cards, results_frame, to_python, to_safe_csv
 
 __all__ = ["blueprint"]

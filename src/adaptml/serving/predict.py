@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from adaptml.errors import InputError
+from adaptml.errors import EngineUnavailable, InputError
 from adaptml.schema import Schema
 from adaptml.serving.loaded import LoadedModels, ModelInfo, model_input
 from adaptml.serving.sharing import shared_work
@@ -24,7 +24,6 @@ __all__ = [
     "ENGINE_DASK",
     "ENGINE_DIRECT",
     "BatchEngine",
-    "EngineUnavailable",
     "ModelOutput",
     "PredictionResult",
     "PreparedInput",
@@ -38,10 +37,6 @@ __all__ = [
 ENGINE_DIRECT = "direct"
 ENGINE_DASK = "dask"
 MAX_ATTEMPTS = 64  # bisection budget per model and batch; beyond it the remaining failing chunks are marked
-
-
-class EngineUnavailable(Exception):
-    """A batch engine could not run (scheduler unreachable, workers lost): predict directly instead."""
 
 
 @dataclass(frozen=True)

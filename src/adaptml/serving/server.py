@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from flask import Flask
 from rich.console import Console
 
+from adaptml.config import Config
 from adaptml.serving.app import create_app
-from adaptml.serving.settings import config_from_path_or_env
+from adaptml.serving.dask_engine import DaskEngine
+from adaptml.serving.settings import Environment, ServingSettings
+from adaptml.serving.state import app_state
 from adaptml.serving.store import ModelStore
 
-__all__ = ["serve_command"]
+__all__ = ["production_app", "serve_command"]
+
+
+def production_app(config: Config, environment: Environment) -> Flask:
+    """The app as ``adaptml serve`` and gunicorn run it: the config plus what the environment says, and batches on
+    the Dask scheduler at ``DASK_SCHEDULER_ADDRESS`` (a LocalCluster, started on first use, when it is unset)."""
+    settings = ServingSettings.from_config(config, environment)
+    return create_app(settings, dask=DaskEngine(environment.dask_scheduler))
 
 
 def _describe(store: ModelStore) -> str:
@@ -22,17 +31,17 @@ def _describe(store: ModelStore) -> str:
 
 
 def serve_command(
-    config_path: str | Path | None,
+    config: Config,
+    environment: Environment,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
     console: Console | None = None,
 ) -> None:
-    """Load the config (``--config`` or ADAPTML_CONFIG), build the app and serve it until Ctrl-C."""
+    """Build the production app and serve it until Ctrl-C."""
     console = console or Console()
-    config = config_from_path_or_env(config_path)
-    app = create_app(config)
-    store: ModelStore = app.extensions["adaptml"].store
+    app = production_app(config, environment)
+    store = app_state(app).store
     console.print(_describe(store), highlight=False)
     console.print(f"web app on [bold]http://{host}:{port}/[/] (API docs at /docs; Ctrl-C to stop)", highlight=False)
     try:

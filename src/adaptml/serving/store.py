@@ -94,6 +94,12 @@ class ModelStore:
     def ready(self) -> bool:
         return self._current is not None
 
+    @property
+    def version(self) -> str | None:
+        """The served version, or None before the first load."""
+        current = self._current
+        return current.version if current is not None else None
+
     def get(self) -> LoadedModels:
         """The served version, or NotReady explaining why there is none."""
         current = self._current

@@ -1,10 +1,12 @@
 """The WSGI entry for gunicorn: ``gunicorn 'adaptml.serving.wsgi:app'`` with ADAPTML_CONFIG naming the config.
 
-The app is built on first access (PEP 562), not at import, so importing this module does no work.
+An entry point: it reads the environment (once) and passes it down. The app is built on first access (PEP 562),
+not at import, so importing this module does no work.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -19,10 +21,11 @@ def build() -> Any:
     global _app
     with _lock:
         if _app is None:
-            from adaptml.serving.app import create_app
-            from adaptml.serving.settings import config_from_path_or_env
+            from adaptml.serving.server import production_app
+            from adaptml.serving.settings import Environment
 
-            _app = create_app(config_from_path_or_env(None))
+            environment = Environment.read(os.environ)
+            _app = production_app(environment.config(None), environment)
         return _app
 
 
