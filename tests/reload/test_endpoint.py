@@ -135,3 +135,17 @@ def test_a_tampered_version_is_refused_and_readyz_explains(make_app, registry):
     refusal = ready.get_json()["last_refusal"]
     assert refusal["version"] == "v2" and "models/a.pkl does not match its sha256" in refusal["reason"]
     assert client.get("/api/v1/models").get_json()["last_refusal"]["version"] == "v2"
+
+
+def test_refusals_answer_in_the_apis_json_error_shape(make_app, registry):
+    client = make_app().test_client()
+    body = _notice("v2")
+    cases = [
+        ({}, body, 401, "UNAUTHENTICATED"),
+        ({SIGNATURE_HEADER: sign_body(b"wrong", body)}, body, 403, "PERMISSION_DENIED"),
+        ({SIGNATURE_HEADER: sign_body(SECRET, b"[1]")}, b"[1]", 400, "BAD_REQUEST"),
+    ]
+    for headers, data, status, code in cases:
+        response = client.post(URL, data=data, headers={**headers, "Accept": "text/html"})
+        assert response.status_code == status and response.mimetype == "application/json"
+        assert response.get_json() == {"error_code": code, "message": response.get_json()["message"], "status": status}

@@ -131,3 +131,37 @@ def test_results_stay_readable_from_another_app_on_the_same_host(registry, publi
     finally:
         for app in (first, second):
             app.extensions["adaptml"].store.close()
+
+
+def test_the_environment_is_read_into_typed_settings_once(registry, tmp_path, monkeypatch):
+    """Every variable adaptml reads, read by the entry points in one place and carried by the settings."""
+    from adaptml.serving.settings import Environment, ServingSettings
+
+    monkeypatch.setenv("ADAPTML_SIGNING_KEY", "mine")  # must not leak into Environment.read of another mapping
+    environ = {
+        "ADAPTML_CONFIG": str(write_config(tmp_path / "homes.yaml", registry)),
+        "DASK_SCHEDULER_ADDRESS": "tcp://scheduler:8786",
+        "ADAPTML_SIGNING_KEY": "key",
+        "ADAPTML_RESULTS_DIR": str(tmp_path / "results"),
+        "ADAPTML_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "ADAPTML_RELOAD_SECRET": "secret",
+    }
+    environment = Environment.read(environ)
+    settings = ServingSettings.from_config(environment.config(None), environment)
+    assert environment.dask_scheduler == "tcp://scheduler:8786"
+    assert (settings.project, settings.signing_key, settings.reload_secret) == ("homes", b"key", b"secret")
+    assert settings.resolved_results_dir() == tmp_path / "results" and settings.runtime_dir == str(tmp_path / "runtime")
+    assert Environment.read(environ, reload_secret=False).reload_secret is None
+    bare = ServingSettings.from_config(environment.config(None))
+    assert (bare.signing_key, bare.reload_secret, bare.runtime_dir) == (None, None, None)
+
+
+def test_an_app_built_without_dask_predicts_every_batch_directly(registry, published, settings_for):
+    from adaptml.serving import create_app
+
+    app = create_app(settings_for(registry, dask_threshold=2), registry=registry, dask=None)
+    try:
+        answer = app.test_client().post("/api/v1/predict", json=published.features.head(5).to_dict("records"))
+        assert answer.status_code == 200 and answer.get_json()["engine"] == "direct"
+    finally:
+        app.extensions["adaptml"].store.close()
