@@ -3,6 +3,11 @@
 Training infers it from the raw dataset (``infer_schema``); it is published as ``schema.json``; serving and the
 first step of every pickled pipeline use ``coerce`` to turn raw records (strings, numbers, missing markers) into
 typed columns. ``strict=True`` names the row and column of the first bad value; ``strict=False`` makes it missing.
+
+Missing markers are a per-column decision, never a global guess: an empty value or ``?`` is missing anywhere (neither
+can name a level); a marker word (``NA``, ``none``, ``-``, ...) is missing only in a column of numbers or dates, where
+it cannot be a value. In a text column every word is a category level: ``none`` next to ``fitted`` is information.
+Each column records the spellings it read as missing (``ColumnSpec.missing_markers``).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -19,12 +24,23 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from adaptml.errors import InputError
 
-__all__ = ["MISSING_MARKERS", "ColumnSpec", "Schema", "SchemaCoercer", "coerce_column", "infer_kind", "infer_schema"]
+__all__ = [
+    "MISSING_MARKERS",
+    "UNKNOWN_MARKERS",
+    "ColumnSpec",
+    "Schema",
+    "SchemaCoercer",
+    "coerce_column",
+    "infer_column",
+    "infer_kind",
+    "infer_schema",
+]
 
 Kind = Literal["numeric", "categorical", "datetime"]
 
-MISSING_MARKERS = frozenset(
-    {"", "?", "na", "n/a", "nan", "null", "none", "nil", "-", "--", "not_applicable", "missing", "#n/a"}
+UNKNOWN_MARKERS = frozenset({"", "?"})  # missing in every column: neither can name a category level
+MISSING_MARKERS = UNKNOWN_MARKERS | frozenset(  # missing only where a value must be a number or a date
+    {"na", "n/a", "nan", "null", "none", "nil", "-", "--", "not_applicable", "missing", "#n/a"}
 )
 _NUMBER_TEXT = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][+-]?\d+)?$|^[+-]?\.\d+$")
 _TRUE = {"true", "yes", "y", "t"}
@@ -43,6 +59,12 @@ class ColumnSpec:
     integer: bool = False
     categories: tuple[str, ...] = ()
     n_unique: int = 0
+    missing_markers: tuple[str, ...] = ()
+
+    def markers(self) -> frozenset[str]:
+        """The lower-cased spellings this column reads as missing: its own, plus the unambiguous ones for its kind."""
+        shared = UNKNOWN_MARKERS if self.kind == "categorical" else MISSING_MARKERS
+        return shared | {marker.lower() for marker in self.missing_markers}
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,7 @@ class Schema:
         data["classes"] = list(self.classes)
         for col in data["columns"]:
             col["categories"] = list(col["categories"])
+            col["missing_markers"] = list(col["missing_markers"])
         return data
 
     def to_json(self) -> str:
@@ -76,7 +99,16 @@ class Schema:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Schema:
-        columns = tuple(ColumnSpec(**{**c, "categories": tuple(c.get("categories", ()))}) for c in data["columns"])
+        columns = tuple(
+            ColumnSpec(
+                **{
+                    **c,
+                    "categories": tuple(c.get("categories", ())),
+                    "missing_markers": tuple(c.get("missing_markers", ())),
+                }
+            )
+            for c in data["columns"]
+        )
         return cls(
             target=data["target"],
             task=data["task"],
@@ -109,6 +141,14 @@ class Schema:
             index=frame.index,
         )
 
+    def with_missing_markers(self, markers: Mapping[str, Iterable[str]]) -> Schema:
+        """This schema with each named column also reading the given spellings as missing (cleaning's decisions)."""
+        columns = tuple(
+            replace(spec, missing_markers=tuple(sorted({*spec.missing_markers, *markers.get(spec.name, ())})))
+            for spec in self.columns
+        )
+        return replace(self, columns=columns)
+
     def extra_columns(self, columns: Iterable[object]) -> list[str]:
         known = set(self.names) | {self.target}
         return [str(c) for c in columns if c not in known]
@@ -122,32 +162,32 @@ def _json_default(value: object) -> object:
     return str(value)
 
 
-def _clean_text(value: object) -> object:
-    text = str(value).strip()
-    return np.nan if text.lower() in MISSING_MARKERS else text
-
-
-def _as_text(series: pd.Series) -> pd.Series:
-    """Strings stripped of whitespace (an object column), with every missing marker turned into NaN.
+def _as_text(series: pd.Series, markers: frozenset[str] = UNKNOWN_MARKERS) -> pd.Series:
+    """Strings stripped of whitespace (an object column), with the given lower-cased markers turned into NaN.
 
     One pass of plain Python over the values: a few times faster than chained ``Series.map`` calls.
     """
     present = series.notna().to_numpy()
     values = series.to_numpy(dtype=object)
-    cleaned = [_clean_text(value) if keep else np.nan for value, keep in zip(values, present, strict=True)]
+    cleaned = []
+    for value, keep in zip(values, present, strict=True):
+        text = str(value).strip() if keep else ""
+        cleaned.append(np.nan if text.lower() in markers else text)
     return pd.Series(cleaned, index=series.index, dtype=object)
 
 
-def _number_text(value: object) -> object:
+def _number_text(value: object, booleans: bool = True) -> object:
     """Thousands separators dropped from number-like text, yes/no words as 1.0/0.0, other text lowercased."""
     if not isinstance(value, str):
         return value
     lowered = (value.replace(",", "") if _NUMBER_TEXT.match(value) else value).lower()
+    if not booleans:
+        return lowered
     return 1.0 if lowered in _TRUE else 0.0 if lowered in _FALSE else lowered
 
 
-def _to_number(text: pd.Series) -> pd.Series:
-    cleaned = [_number_text(value) for value in text.to_numpy(dtype=object)]
+def _to_number(text: pd.Series, booleans: bool = True) -> pd.Series:
+    cleaned = [_number_text(value, booleans) for value in text.to_numpy(dtype=object)]
     return pd.to_numeric(pd.Series(cleaned, index=text.index, dtype=object), errors="coerce")
 
 
@@ -168,7 +208,7 @@ def coerce_column(series: pd.Series, spec: ColumnSpec, *, strict: bool, row_offs
     """One raw column converted to its schema kind (float64, object strings or datetime64)."""
     if spec.kind == "numeric" and pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return series.astype("float64")
-    text = _as_text(series)
+    text = _as_text(series, spec.markers())
     if spec.kind == "numeric":
         parsed = _to_number(text)
         if strict and (text.notna() & parsed.isna()).any():
@@ -184,22 +224,39 @@ def coerce_column(series: pd.Series, spec: ColumnSpec, *, strict: bool, row_offs
     return text.astype("object")
 
 
-def infer_kind(series: pd.Series) -> Kind:
+def infer_kind(series: pd.Series, *, booleans: bool = True) -> Kind:
     """numeric if (nearly) every present value parses as a number, datetime if as a date, else categorical."""
+    return infer_column(series, booleans=booleans)[0]
+
+
+def infer_column(series: pd.Series, *, booleans: bool = True) -> tuple[Kind, tuple[str, ...]]:
+    """The column's kind, and the spellings (as written) it reads as missing: see the module docstring.
+
+    With ``booleans`` a column of only yes/no-like words is numeric (1/0); the target keeps such words as labels.
+    """
     if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
-        return "numeric"
+        return "numeric", ()
     if pd.api.types.is_datetime64_any_dtype(series):
-        return "datetime"
-    text = _as_text(series).dropna()
-    if text.empty:
-        return "categorical"
-    if _to_number(text).notna().mean() >= 0.99:
-        return "numeric"
-    sample = text.head(2000)
+        return "datetime", ()
+    text = _as_text(series, frozenset({""})).dropna()
+    lowered = text.str.lower()
+    unknown, words = lowered.isin(UNKNOWN_MARKERS), lowered.isin(MISSING_MARKERS)
+    values = text[~words]
+    if values.empty:
+        return "categorical", _spellings(text[unknown])
+    if booleans and lowered[~unknown].isin(_TRUE | _FALSE).all():
+        return "numeric", _spellings(text[unknown])
+    if _to_number(values, booleans=False).notna().mean() >= 0.99:
+        return "numeric", _spellings(text[words])
+    sample = values.head(2000)
     looks_dated = sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).mean() >= 0.95
     if looks_dated and pd.to_datetime(sample, errors="coerce", format="mixed").notna().mean() >= 0.99:
-        return "datetime"
-    return "categorical"
+        return "datetime", _spellings(text[words])
+    return "categorical", _spellings(text[unknown])
+
+
+def _spellings(markers: pd.Series) -> tuple[str, ...]:
+    return tuple(sorted(set(markers.tolist())))
 
 
 def infer_schema(
@@ -218,9 +275,8 @@ def infer_schema(
 
 
 def _spec_for(name: str, series: pd.Series) -> ColumnSpec:
-    kind = infer_kind(series)
-    probe = ColumnSpec(name=name, kind=kind)
-    typed = coerce_column(series, probe, strict=False)
+    kind, markers = infer_column(series)
+    typed = coerce_column(series, ColumnSpec(name=name, kind=kind, missing_markers=markers), strict=False)
     nullable = bool(typed.isna().any())
     n_unique = int(typed.nunique())
     if kind == "numeric":
@@ -228,15 +284,15 @@ def _spec_for(name: str, series: pd.Series) -> ColumnSpec:
         integer = bool(len(present)) and bool((present == present.round()).all())
         low = float(present.min()) if len(present) else None
         high = float(present.max()) if len(present) else None
-        return ColumnSpec(name, kind, "float64", nullable, low, high, integer, (), n_unique)
+        return ColumnSpec(name, kind, "float64", nullable, low, high, integer, (), n_unique, markers)
     if kind == "datetime":
         present = typed.dropna()
         low_s = present.min().isoformat() if len(present) else None
         high_s = present.max().isoformat() if len(present) else None
-        return ColumnSpec(name, kind, "datetime64[ns]", nullable, low_s, high_s, False, (), n_unique)
+        return ColumnSpec(name, kind, "datetime64[ns]", nullable, low_s, high_s, False, (), n_unique, markers)
     counts = typed.value_counts()
     categories = tuple(str(c) for c in counts.index[:MAX_CATEGORIES])
-    return ColumnSpec(name, "categorical", "object", nullable, None, None, False, categories, n_unique)
+    return ColumnSpec(name, "categorical", "object", nullable, None, None, False, categories, n_unique, markers)
 
 
 def _example_record(typed: pd.DataFrame, schema: Schema, row: int) -> dict[str, Any]:

@@ -104,3 +104,24 @@ def test_duplicate_column_names_are_a_data_error() -> None:
     frame.columns = ["nights", "nights", "room", "lead_time", "arrival", "price"]
     with pytest.raises(DataError, match="duplicate column names: \\['nights'\\]"):
         explore(frame, target="price", task="regression", title="Bad")
+
+
+def test_the_cleaning_report_is_shown_decision_by_decision() -> None:
+    from html import escape
+
+    from adaptml.training import clean
+
+    raw = base_frame().reset_index(names="Unnamed: 0")
+    raw["extras"] = ["none" if i % 3 else "breakfast" for i in range(len(raw))]
+    raw["nights"] = raw["nights"].astype(str).where(raw.index % 50 != 0, "?")
+    raw = pd.concat([raw, raw.iloc[:12].assign(**{"Unnamed: 0": range(1000, 1012)})], ignore_index=True)
+    typed, report = clean(raw, "price")
+    result = explore(typed, target="price", task="regression", title="Cleaned", cleaning=report.to_dict())
+
+    details = {(line["decision"], line["detail"]) for line in result.summary["cleaning"]}
+    assert ("Duplicate rows", "12 exact repeats removed (after ID-like columns)") in details
+    assert ("Column dropped", "Unnamed: 0: ID-like (a distinct value per row)") in details
+    assert ("Read as missing", "nights: '?' × 13") in details  # counted on the raw rows (row 0 twice)
+    assert any(d == "Kept as category levels" and t.startswith("extras: 'none'") for d, t in details)
+    html = result.files["report.html"].decode()
+    assert escape("nights: '?' × 13") in html

@@ -24,8 +24,10 @@ def test_types_are_inferred_and_every_change_is_counted(regression_raw: pd.DataF
     assert pd.api.types.is_float_dtype(typed["member"]) and set(typed["member"].dropna()) == {0.0, 1.0}
     assert pd.api.types.is_datetime64_any_dtype(typed["signup"])
     assert set(typed["city"].dropna()) == {"north", "south", "east", "west"}
-    assert report.missing_markers["city"] > 0 and report.whitespace_stripped["city"] > 0
+    assert report.missing_markers["city"]["?"] > 0 and report.whitespace_stripped["city"] > 0
     assert report.parsed_from_text["amount"].startswith("numeric")
+    assert report.parsed_from_text["member"] == "numeric (yes/no words as 1/0)"
+    assert report.target_missing_markers == {"?": 1}
     assert report.dropped_columns == {"constant": "constant"}
     assert report.kinds["signup"] == "datetime"
 
@@ -81,3 +83,57 @@ def test_input_is_not_mutated(regression_raw: pd.DataFrame) -> None:
     before = regression_raw.copy()
     clean(regression_raw, "price")
     pd.testing.assert_frame_equal(regression_raw, before)
+
+
+def _words_frame(n: int = 60) -> pd.DataFrame:
+    """Marker-like words used as real levels next to a numeric column with real missing markers."""
+    rng = np.random.default_rng(1)
+    amount = rng.normal(100, 10, n).round(1).astype(str).astype(object)
+    amount[::10] = "?"
+    amount[5::10] = " NA "
+    return pd.DataFrame(
+        {
+            "fitting": np.where(np.arange(n) % 3 == 0, "fitted", "none"),
+            "answer": rng.choice(["yes", "no", "maybe"], n),
+            "dash": rng.choice(["-", "left", "right"], n),
+            "na_level": rng.choice(["N/A", "pool", "garden"], n),
+            "amount": amount,
+            "y": rng.normal(size=n),
+        }
+    )
+
+
+def test_marker_like_words_that_are_category_levels_stay_levels() -> None:
+    typed, report = clean(_words_frame(), "y")
+    assert set(typed["fitting"]) == {"fitted", "none"} and "fitting" not in report.dropped_columns
+    assert set(typed["answer"]) == {"yes", "no", "maybe"}
+    assert set(typed["dash"]) == {"-", "left", "right"}
+    assert set(typed["na_level"]) == {"N/A", "pool", "garden"}
+    assert report.kept_as_levels == {"fitting": ["none"], "dash": ["-"], "na_level": ["N/A"]}
+    assert not {"fitting", "answer", "dash", "na_level"} & set(report.missing_markers)
+
+
+def test_markers_in_an_otherwise_numeric_column_are_missing_and_counted_per_spelling() -> None:
+    typed, report = clean(_words_frame(), "y")
+    assert pd.api.types.is_float_dtype(typed["amount"])
+    assert int(typed["amount"].isna().sum()) == 12
+    assert report.missing_markers == {"amount": {"?": 6, "NA": 6}}
+    assert report.parsed_from_text["amount"] == "numeric (stored as text)"
+    assert report.missing_values == {"amount": 12}
+
+
+def test_duplicates_are_found_after_the_index_column_is_dropped(regression_raw: pd.DataFrame) -> None:
+    body = regression_raw.drop(columns=["row_id"])
+    raw = pd.concat([body, body.iloc[:30]], ignore_index=True).reset_index(names="Unnamed: 0")
+    typed, report = clean(raw, "price")
+    assert report.dropped_columns["Unnamed: 0"].startswith("ID-like")
+    assert report.duplicate_rows == 30 and len(typed) == len(body)
+
+
+def test_rows_without_a_target_are_dropped_and_counted() -> None:
+    frame = _words_frame().assign(
+        y=lambda f: np.where(np.arange(len(f)) % 4 == 0, "", np.where(f["y"] > 0, "Yes", "No"))
+    )
+    typed, report = clean(frame, "y")
+    assert report.missing_target_rows == 15 and len(typed) == 45
+    assert set(typed["y"]) == {"Yes", "No"}  # yes/no words stay class labels for the target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,19 @@ import plotly.graph_objects as go
 from adaptml.eda import figures, plots
 from adaptml.eda.alerts import THRESHOLDS, collect_alerts
 from adaptml.eda.association import association_matrix, high_pairs, target_association
-from adaptml.eda.leakage import FOLDS, METRIC, PAIR_POOL, SINGLE_THRESHOLD, TREE_DEPTH, find_leakage
+from adaptml.eda.cleaning import cleaning_lines
+from adaptml.eda.leakage import (
+    FOLDS,
+    LEVEL_COVERAGE,
+    LEVEL_PURITY,
+    LEVEL_ROWS,
+    METRIC,
+    ORDINAL_LEVELS,
+    PAIR_POOL,
+    SINGLE_THRESHOLD,
+    TREE_DEPTH,
+    find_leakage,
+)
 from adaptml.eda.profile import (
     NUMERIC,
     column_kinds,
@@ -131,8 +144,13 @@ def _leakage_scope(task: str, kinds: dict[str, str], sample: pd.DataFrame, targe
     kind = "regression" if task == "regression" else "multiclass" if multiclass else "binary"
     single = (
         f"Checked each feature alone ({FOLDS}-fold cross-validated depth-{TREE_DEPTH} tree, or out-of-fold group "
-        f"means for categories; flagged when {METRIC[kind]} > {SINGLE_THRESHOLD[kind]})"
+        f"means for categories; flagged when {METRIC[kind]} >= {SINGLE_THRESHOLD[kind]})"
     )
+    if task == "classification":
+        single += (
+            f", each level of a category or of a number with at most {ORDINAL_LEVELS} values (flagged when at least "
+            f"{LEVEL_ROWS} rows are {LEVEL_PURITY:.1%} one class and hold {LEVEL_COVERAGE:.0%} or more of its rows)"
+        )
     if multiclass:
         return single + "; pairwise combinations are not checked for more than two classes."
     pool = min(PAIR_POOL, sum(1 for n, k in kinds.items() if k == NUMERIC and n != target))
@@ -175,8 +193,19 @@ def _analyse(frame: pd.DataFrame, target: str, task: str, seed: int) -> _Analysi
     )
 
 
-def explore(frame: pd.DataFrame, *, target: str, task: str, title: str, seed: int = 0) -> EdaResult:
-    """Profile a cleaned frame: HTML report and PNG plots, data-quality alerts, leakage suspects and a summary."""
+def explore(
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    task: str,
+    title: str,
+    seed: int = 0,
+    cleaning: Mapping[str, Any] | None = None,
+) -> EdaResult:
+    """Profile a cleaned frame: HTML report and PNG plots, data-quality alerts, leakage suspects and a summary.
+
+    ``cleaning`` is the cleaning report as a dict (``CleaningReport.to_dict()``); the report lists its decisions.
+    """
     _validate(frame, target, task)
     a = _analyse(frame, target, task, seed)
     correlated = _correlated_pairs(a.pearson, a.association, a.kinds, target)
@@ -184,7 +213,9 @@ def explore(frame: pd.DataFrame, *, target: str, task: str, title: str, seed: in
     leakage, singles = find_leakage(a.sample, a.kinds, target=target, task=task, seed=seed)
     paths = _plot_paths(list(a.kinds))
     pngs, extra = _pngs(a.sample, a.kinds, paths, a.pearson)
+    lines = cleaning_lines(cleaning) if cleaning else []
     summary = _summary(a, singles, title=title) | {
+        "cleaning": [{"decision": d, "detail": t} for d, t in lines],
         "alerts": len(alerts),
         "leakage_suspects": [{"columns": list(s.columns), "evidence": s.evidence, "score": s.score} for s in leakage],
     }
@@ -202,6 +233,7 @@ def explore(frame: pd.DataFrame, *, target: str, task: str, title: str, seed: in
         extra_plots=extra,
         pngs=pngs,
         missing_patterns=_missing_patterns(a.sample),
+        cleaning=lines,
     )
     files = {"report.html": render_report(parts).encode("utf-8"), **pngs}
     return EdaResult(files=files, alerts=alerts, leakage=leakage, summary=json_safe(summary))

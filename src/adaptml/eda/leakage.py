@@ -1,9 +1,12 @@
 """Leakage suspects: columns that reproduce the target too well to be available at prediction time.
 
-Two checks, both cross-validated or otherwise honest about chance:
+Three checks, each cross-validated or otherwise honest about chance:
 (a) one column alone — a shallow tree on a number or date, out-of-fold group means for a category — predicts the
-    target almost perfectly (R² > 0.98 for regression; ROC AUC or balanced accuracy > 0.99 for classes);
-(b) an arithmetic combination a×b, a/b, a+b or a−b of two numeric columns, drawn from the ones most correlated
+    target almost perfectly (R², ROC AUC or balanced accuracy >= 0.97);
+(b) one level of a category or of an ordinal number (few distinct values) *is* a class: at least 100 rows, at least
+    99.5% of them one class, and together a quarter or more of that class's rows (an honest rare level that happens
+    to be pure, like a tiny group, is not enough);
+(c) an arithmetic combination a×b, a/b, a+b or a−b of two numeric columns, drawn from the ones most correlated
     with the target, reproduces it (R² of a linear fit, or ROC AUC for two classes, > 0.99) clearly better than
     either column alone.
 """
@@ -26,7 +29,11 @@ from adaptml.eda.result import LeakageSuspect
 
 __all__ = ["PAIR_POOL", "find_leakage"]
 
-SINGLE_THRESHOLD = {"regression": 0.98, "binary": 0.99, "multiclass": 0.99}
+SINGLE_THRESHOLD = {"regression": 0.97, "binary": 0.97, "multiclass": 0.97}
+ORDINAL_LEVELS = 20
+LEVEL_ROWS = 100
+LEVEL_PURITY = 0.995
+LEVEL_COVERAGE = 0.25
 PAIR_THRESHOLD = 0.99
 PAIR_POOL = 12
 MAX_PAIR_SUSPECTS = 5
@@ -49,6 +56,7 @@ class _Target:
     kind: str  # regression | binary | multiclass
     matrix: np.ndarray
     labels: np.ndarray
+    classes: tuple[str, ...] = ()
 
     @property
     def metric(self) -> str:
@@ -59,13 +67,14 @@ def _encode_target(values: pd.Series, name: str, task: str) -> _Target | None:
     if task == "regression":
         numbers = values.to_numpy(dtype="float64")
         return _Target(name, "regression", numbers[:, None], numbers)
-    labels = pd.factorize(values.astype(str))[0]
-    classes = int(labels.max()) + 1 if labels.size else 0
+    labels, uniques = pd.factorize(values.astype(str))
+    classes = len(uniques)
     if classes < 2:
         return None
     kind = "binary" if classes == 2 else "multiclass"
     indicators = np.eye(classes)[labels]
-    return _Target(name, kind, indicators[:, 1:] if kind == "binary" else indicators, labels)
+    matrix = indicators[:, 1:] if kind == "binary" else indicators
+    return _Target(name, kind, matrix, labels, tuple(str(u) for u in uniques))
 
 
 def _auc(positive: np.ndarray, scores: np.ndarray) -> float:
@@ -137,6 +146,45 @@ def _single_evidence(name: str, kind: str, score: float, target: _Target, series
         f"{name} alone predicts {target.name}: cross-validated {target.metric} = {score:.4f} "
         f"({FOLDS}-fold, depth-{TREE_DEPTH} tree) {rows}"
     )
+
+
+def _pure_level(name: str, series: pd.Series, target: _Target) -> LeakageSuspect | None:
+    """The level of ``name`` that is (almost) only one class and holds a large share of that class, if any."""
+    codes, levels = pd.factorize(series, use_na_sentinel=True)
+    known = codes >= 0
+    n_classes = len(target.classes)
+    table = np.bincount(codes[known] * n_classes + target.labels[known], minlength=len(levels) * n_classes)
+    table = table.reshape(len(levels), n_classes)
+    class_rows = np.bincount(target.labels, minlength=n_classes)
+    rows, best = table.sum(axis=1), table.argmax(axis=1)
+    hits = table[np.arange(len(levels)), best]
+    coverage = hits / np.maximum(class_rows[best], 1)
+    leaking = (rows >= LEVEL_ROWS) & (hits >= LEVEL_PURITY * rows) & (coverage >= LEVEL_COVERAGE)
+    if not leaking.any():
+        return None
+    level = int(np.argmax(np.where(leaking, coverage, -1.0)))
+    label = target.classes[best[level]]
+    evidence = (
+        f"the level {_shown(levels[level])} of {name} is {target.name} = {label!r} in {hits[level]:,} of its "
+        f"{rows[level]:,} rows, {coverage[level]:.0%} of all {label!r} rows: that level is the outcome"
+    )
+    return LeakageSuspect((name,), evidence, round(float(hits[level] / rows[level]), 6))
+
+
+def _shown(level: object) -> str:
+    return repr(int(level)) if isinstance(level, float) and level == round(level) else repr(level)
+
+
+def _level_suspects(frame: pd.DataFrame, kinds: dict[str, str], target: _Target) -> list[LeakageSuspect]:
+    """Pure-level suspects among categories and ordinal numbers (at most ORDINAL_LEVELS distinct values)."""
+    found = []
+    for name, kind in kinds.items():
+        series = frame[name]
+        ordinal = kind == NUMERIC and series.nunique() <= ORDINAL_LEVELS
+        if kind == CATEGORICAL or ordinal:
+            suspect = _pure_level(name, series.astype("object") if kind == CATEGORICAL else series, target)
+            found += [suspect] if suspect else []
+    return found
 
 
 def _pair_pool(frame: pd.DataFrame, names: list[str], target: _Target) -> list[str]:
@@ -228,8 +276,11 @@ def find_leakage(
     suspects = [
         LeakageSuspect((name,), _single_evidence(name, features[name], s, encoded, known[name]), round(s, 6))
         for name, s in singles.items()
-        if s > threshold
+        if s >= threshold
     ]
+    if encoded.kind != "regression":
+        single = {s.columns[0] for s in suspects}
+        suspects += _level_suspects(known, {n: k for n, k in features.items() if n not in single}, encoded)
     if encoded.kind != "multiclass":
         flagged = {s.columns[0] for s in suspects}
         numeric = [n for n, k in features.items() if k == NUMERIC and n not in flagged and known[n].nunique() > 1]

@@ -18,6 +18,7 @@ __all__ = ["ReportParts", "SECTIONS", "render_report"]
 SECTIONS = {
     "leakage": "Leakage suspects",
     "overview": "Overview",
+    "cleaning": "Cleaning",
     "alerts": "Alerts",
     "target": "Target",
     "related": "Target vs related features",
@@ -46,6 +47,7 @@ class ReportParts:
     extra_plots: dict[str, str] = field(default_factory=dict)  # section -> plots/x.png
     pngs: dict[str, bytes] = field(default_factory=dict)
     missing_patterns: list[tuple[str, int]] = field(default_factory=list)
+    cleaning: list[tuple[str, str]] = field(default_factory=list)  # (decision, detail) lines
 
 
 class _FigureWriter:
@@ -107,6 +109,14 @@ def _overview(parts: ReportParts) -> str:
         ["Sampling", escape(sample)],
     ]
     return _table(None, rows, "facts")
+
+
+def _cleaning(parts: ReportParts) -> str:
+    if not parts.cleaning:
+        return "<p>No cleaning report was given: the data is shown as it was passed in.</p>"
+    note = "<p>Every change made to the raw table before this analysis; the data below is the cleaned table.</p>"
+    rows = [[escape(decision), escape(detail)] for decision, detail in parts.cleaning]
+    return note + _table(["Decision", "Detail"], rows, "cleaning")
 
 
 def _alerts(parts: ReportParts) -> str:
@@ -181,6 +191,7 @@ def render_report(parts: ReportParts) -> str:
     bodies = {
         "leakage": _leakage(parts),
         "overview": _overview(parts),
+        "cleaning": _cleaning(parts),
         "alerts": _alerts(parts),
         "target": "".join(figure(f) for f in parts.figures.get("target", [])),
         "related": _related(parts, figure),

@@ -1,8 +1,10 @@
-"""Cleaning: a raw frame in, a typed frame and a report of every change out.
+"""Cleaning: a raw frame in, a typed frame and a report of every decision out.
 
-Types come from the input schema (``adaptml.schema``): whitespace is stripped, missing markers ("?", "NA",
-"not_applicable", "") become missing, numbers stored as text (with thousands separators), dates and booleans are
-parsed. Rows without a target and exact duplicates are dropped, and so are ID-like and constant columns.
+Types come from the input schema (``adaptml.schema``): whitespace is stripped, numbers stored as text (with thousands
+separators), dates and yes/no words are parsed. A value is read as missing only where that reading is unambiguous
+(an empty value or ``?`` anywhere; a marker word such as ``NA`` or ``none`` in a column of numbers or dates); in a text
+column every word is a category level. Rows without a target are dropped, then ID-like columns, then exact duplicate
+rows (so an index column cannot make repeats look unique), then constant columns. Every step is counted in the report.
 """
 
 from __future__ import annotations
@@ -15,17 +17,23 @@ import numpy as np
 import pandas as pd
 
 from adaptml.errors import DataError
-from adaptml.schema import MISSING_MARKERS, ColumnSpec, coerce_column, infer_kind, infer_schema
+from adaptml.schema import MISSING_MARKERS, ColumnSpec, coerce_column, infer_column, infer_schema
 
 __all__ = ["MIN_ROWS", "CleaningReport", "clean"]
 
 MIN_ROWS = 10
+_BOOLEAN_WORDS = frozenset({"true", "yes", "y", "t", "false", "no", "n", "f"})
 _ID_NAME = re.compile(r"(^|[_\s-])id$|^id[_\s-]|^unnamed(: \d+)?$|^index$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class CleaningReport:
-    """Every change cleaning made, counted; ``dropped_columns`` maps a column to why it went."""
+    """Every decision cleaning made, counted.
+
+    ``dropped_columns`` maps a column to why it went; ``missing_markers`` maps a column to the spellings read as
+    missing and how often; ``kept_as_levels`` lists marker-like words kept as category levels (not guessed away);
+    ``duplicate_rows`` counts exact repeats removed after ID-like columns were dropped.
+    """
 
     rows_in: int
     columns_in: int
@@ -37,9 +45,11 @@ class CleaningReport:
     kinds: dict[str, str] = field(default_factory=dict)
     parsed_from_text: dict[str, str] = field(default_factory=dict)
     whitespace_stripped: dict[str, int] = field(default_factory=dict)
-    missing_markers: dict[str, int] = field(default_factory=dict)
+    missing_markers: dict[str, dict[str, int]] = field(default_factory=dict)
+    kept_as_levels: dict[str, list[str]] = field(default_factory=dict)
     unparsed_values: dict[str, int] = field(default_factory=dict)
     missing_values: dict[str, int] = field(default_factory=dict)
+    target_missing_markers: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,11 +66,11 @@ def clean(
     """Typed copy of ``frame`` (features typed by the inferred schema, target cleaned) and what was done to it.
 
     Columns in ``keep`` (e.g. the time column of a time split) are never dropped as ID-like or constant. Exact
-    duplicate rows are dropped unless ``deduplicate`` is off (when repeats are real, independent observations).
+    duplicate rows (ignoring dropped columns) go unless ``deduplicate`` is off (repeats are real observations).
     """
     _check_shape(frame, target, drop)
     raw = frame.drop(columns=list(drop))
-    labels = clean_target(raw[target], target)
+    labels, target_markers = _clean_target(raw[target], target)
     features = raw.drop(columns=[target])
     schema = infer_schema(features, target=target, task="unknown")
     typed = schema.coerce(features, strict=False)
@@ -68,10 +78,13 @@ def clean(
     typed[target] = labels
     has_target = typed[target].notna()
     typed = typed.loc[has_target]
-    deduplicated = typed.loc[~typed.duplicated()] if deduplicate else typed
     dropped = {name: "listed in data.drop" for name in drop}
-    useless = _useless_columns(deduplicated.drop(columns=[target]))
-    dropped.update({name: why for name, why in useless.items() if name not in keep})
+    ids = _id_columns(typed.drop(columns=[target]))
+    dropped.update({name: why for name, why in ids.items() if name not in keep})
+    typed = typed.drop(columns=[n for n in dropped if n in typed.columns])
+    deduplicated = typed.loc[~typed.duplicated()] if deduplicate else typed
+    constant = _constant_columns(deduplicated.drop(columns=[target]))
+    dropped.update({name: why for name, why in constant.items() if name not in keep})
     result = deduplicated.drop(columns=[n for n in dropped if n in deduplicated.columns]).reset_index(drop=True)
     _check_usable(result, target)
     kept = [c for c in result.columns if c != target]
@@ -86,22 +99,29 @@ def clean(
         kinds={spec.name: spec.kind for spec in schema.columns if spec.name in kept},
         parsed_from_text={k: v for k, v in counts["parsed"].items() if k in kept},
         whitespace_stripped=_nonzero(counts["stripped"]),
-        missing_markers=_nonzero(counts["markers"]),
+        missing_markers={k: v for k, v in counts["markers"].items() if v},
+        kept_as_levels={k: v for k, v in counts["levels"].items() if v and k in kept},
         unparsed_values=_nonzero(counts["unparsed"]),
         missing_values=_nonzero({name: int(result[name].isna().sum()) for name in kept}),
+        target_missing_markers=target_markers,
     )
     return result, report
 
 
-def clean_target(series: pd.Series, name: str) -> pd.Series:
-    """The target with whitespace stripped and missing markers as missing; numbers when it is numeric."""
-    kind = infer_kind(series)
+def _clean_target(series: pd.Series, name: str) -> tuple[pd.Series, dict[str, int]]:
+    """The target stripped, with unambiguous markers as missing (counted); numbers when it is numeric.
+
+    Yes/no words stay labels (``Yes`` is a class name, not 1); marker words are missing only in a number target.
+    """
+    kind, markers = infer_column(series, booleans=False)
     if kind == "datetime":
         raise DataError(f"target column '{name}' holds dates; use a number or a label as the target")
-    typed = coerce_column(series, ColumnSpec(name=name, kind=kind), strict=False)
+    typed = coerce_column(series, ColumnSpec(name=name, kind=kind, missing_markers=markers), strict=False)
     if typed.notna().sum() == 0:
         raise DataError(f"target column '{name}' has no values (every row is missing)")
-    return typed if kind == "numeric" else typed.astype("object")
+    text = series.dropna().astype(str).str.strip()
+    counts = {marker: int((text == marker).sum()) for marker in markers}
+    return (typed if kind == "numeric" else typed.astype("object")), counts
 
 
 def _check_shape(frame: pd.DataFrame, target: str, drop: tuple[str, ...] | list[str]) -> None:
@@ -125,19 +145,27 @@ def _check_usable(result: pd.DataFrame, target: str) -> None:
         raise DataError(f"no usable feature columns besides the target '{target}'")
 
 
-def _useless_columns(features: pd.DataFrame) -> dict[str, str]:
-    """Constant (or empty) columns, and ID-like ones: a distinct value per row that numbers or names the row."""
-    reasons: dict[str, str] = {}
+def _id_columns(features: pd.DataFrame) -> dict[str, str]:
+    """ID-like columns: a distinct value per row that numbers or names the row."""
     rows = len(features)
+    return {
+        str(name): "ID-like (a distinct value per row)"
+        for name in features.columns
+        if rows >= MIN_ROWS
+        and int(features[name].nunique(dropna=True)) == rows
+        and _looks_like_id(str(name), features[name])
+    }
+
+
+def _constant_columns(features: pd.DataFrame) -> dict[str, str]:
+    """Columns with a single value (or none) on every row: nothing to learn from."""
+    reasons: dict[str, str] = {}
     for name in features.columns:
-        column = features[name]
-        distinct = int(column.nunique(dropna=True))
+        distinct = int(features[name].nunique(dropna=True))
         if distinct == 0:
             reasons[str(name)] = "empty (every value missing)"
         elif distinct == 1:
             reasons[str(name)] = "constant"
-        elif rows >= MIN_ROWS and distinct == rows and _looks_like_id(str(name), column):
-            reasons[str(name)] = "ID-like (a distinct value per row)"
     return reasons
 
 
@@ -154,24 +182,35 @@ def _looks_like_id(name: str, column: pd.Series) -> bool:
 
 
 def _value_counts(raw: pd.DataFrame, typed: pd.DataFrame, specs: tuple[ColumnSpec, ...]) -> dict[str, dict[str, Any]]:
-    """Per column: values stripped of whitespace, missing markers, values that did not parse, text parsed."""
-    out: dict[str, dict[str, Any]] = {"stripped": {}, "markers": {}, "unparsed": {}, "parsed": {}}
+    """Per column: values stripped of whitespace, markers read as missing (by spelling), marker-like words kept as
+    category levels, values that did not parse, and what text was parsed as."""
+    out: dict[str, dict[str, Any]] = {"stripped": {}, "markers": {}, "levels": {}, "unparsed": {}, "parsed": {}}
     for spec in specs:
         series = raw[spec.name]
-        present = series.dropna()
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
-            out["markers"][spec.name] = 0
             out["unparsed"][spec.name] = int(typed[spec.name].isna().sum() - series.isna().sum())
             continue
-        text = present.astype(str)
+        text = series.dropna().astype(str)
         stripped = text.str.strip()
-        markers = int(stripped.str.lower().isin(MISSING_MARKERS).sum())
+        markers = {marker: int((stripped == marker).sum()) for marker in spec.missing_markers}
+        empty = int((stripped == "").sum())
         out["stripped"][spec.name] = int((text != stripped).sum())
         out["markers"][spec.name] = markers
-        out["unparsed"][spec.name] = int(typed[spec.name].isna().sum() - series.isna().sum() - markers)
-        if spec.kind != "categorical":
-            out["parsed"][spec.name] = f"{spec.kind} (stored as text)"
+        out["unparsed"][spec.name] = int(
+            typed[spec.name].isna().sum() - series.isna().sum() - empty - sum(markers.values())
+        )
+        if spec.kind == "categorical":
+            words = stripped[stripped.str.lower().isin(MISSING_MARKERS)].unique().tolist()
+            out["levels"][spec.name] = sorted(str(word) for word in words if word not in spec.missing_markers and word)
+        else:
+            out["parsed"][spec.name] = _parsed_as(spec, stripped)
     return out
+
+
+def _parsed_as(spec: ColumnSpec, stripped: pd.Series) -> str:
+    if spec.kind == "numeric" and stripped.str.lower().isin(_BOOLEAN_WORDS).any():
+        return "numeric (yes/no words as 1/0)"
+    return f"{spec.kind} (stored as text)"
 
 
 def _nonzero(counts: dict[str, int]) -> dict[str, int]:

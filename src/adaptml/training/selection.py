@@ -84,7 +84,7 @@ def select_features(
     categorical = list(range(len(plan.numeric), len(names)))
     model = _probe(classify, seed, n_jobs)
     with threadpool_limits(n_jobs):
-        model.fit(fit_m, fit_y.astype(object) if classify else fit_y, categorical_feature=categorical or "auto")
+        model.fit(fit_m, fit_y, categorical_feature=categorical or "auto")
         scoring = "neg_log_loss" if classify else "neg_root_mean_squared_error"
         result = permutation_importance(model, held_m, held_y, scoring=scoring, n_repeats=3, random_state=seed)
     importance = dict(zip(names, (float(v) for v in result.importances_mean), strict=True))

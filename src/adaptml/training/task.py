@@ -78,14 +78,20 @@ def detect_task(target: pd.Series, configured: str = "auto") -> str:
 
 
 def target_labels(target: pd.Series, task: str) -> pd.Series:
-    """The target as the estimators should see it: floats for regression, original labels for classification."""
+    """The target as the estimators should see it: floats for regression, original labels for classification.
+
+    Whole-number labels become an int64 column: scikit-learn reads an object column of numbers as an "unknown"
+    label type and refuses to fit, so 0/1 targets must not be stored as Python ints in an object column.
+    """
     if task == "regression":
         return target.astype("float64")
-    if pd.api.types.is_numeric_dtype(target):
+    if pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
         values = target.dropna().to_numpy(dtype=float)
         if np.all(values == np.round(values)):
+            if not target.isna().any():
+                return target.astype("int64")
             return target.map(lambda v: None if pd.isna(v) else int(v)).astype("object")
-    return target.astype("object")
+    return target.map(lambda v: v if pd.isna(v) else str(v)).astype("object")
 
 
 def resolve_task(target: pd.Series, *, configured_task: str, configured_metric: str | None) -> TaskInfo:
