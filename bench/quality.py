@@ -125,7 +125,8 @@ def show(name: str, record: dict[str, Any]) -> None:
         print(f"    {ours['error']}", flush=True)
 
 
-def run(datasets: tuple[Dataset, ...], *, budget: float | None) -> dict[str, Any]:
+def run(datasets: tuple[Dataset, ...], *, budget: float | None, summary: dict[str, Any]) -> dict[str, Any]:
+    """Every dataset in turn; the results files are rewritten after each, so a stopped run keeps what it measured."""
     results: dict[str, Any] = {}
     with running_s3(export=True), tempfile.TemporaryDirectory() as folder:
         storage = Storage()
@@ -134,6 +135,9 @@ def run(datasets: tuple[Dataset, ...], *, budget: float | None) -> dict[str, Any
             print(f"== {dataset.name}", flush=True)
             results[dataset.name] = run_dataset(dataset, storage, Path(folder), budget=budget)
             show(dataset.name, results[dataset.name])
+            done = {**summary, "complete": len(results) == len(datasets), "datasets": results}
+            write_results("quality", done)
+            write_markdown(results, RESULTS_DIR / "quality.md", budget=budget)
     return results
 
 
@@ -142,11 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated dataset names (default: the whole corpus)")
     parser.add_argument("--budget", type=float, default=None, help="time budget in seconds written to the config")
     args = parser.parse_args(argv)
-    load_at_start = load_average()
-    datasets = by_name(args.only)
-    results = run(datasets, budget=args.budget)
-    summary = {"budget_seconds": args.budget, "only": args.only or None, "load_average_at_start": load_at_start}
-    path = write_results("quality", {**summary, "datasets": results})
-    write_markdown(results, RESULTS_DIR / "quality.md", budget=args.budget)
-    print(f"wrote {path} and {RESULTS_DIR / 'quality.md'}")
+    summary = {"budget_seconds": args.budget, "only": args.only or None, "load_average_at_start": load_average()}
+    run(by_name(args.only), budget=args.budget, summary=summary)
+    print(f"wrote {RESULTS_DIR / 'quality.json'} and {RESULTS_DIR / 'quality.md'}")
     return 0
