@@ -6,7 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-HEADERS = ["dataset", "rows", "cols", "task", "metric", "adaptml", "best model", "HGB", "adaptml s", "crash / error"]
+HEADERS = [
+    "dataset",
+    "rows",
+    "cols",
+    "task",
+    "metric",
+    "adaptml",
+    "best model",
+    "HGB",
+    "adaptml s",
+    "leak flags",
+    "crash / error",
+]
 
 
 def _figure(record: dict[str, Any], part: dict[str, Any]) -> str:
@@ -28,6 +40,7 @@ def _row(name: str, record: dict[str, Any], peers: list[str]) -> list[str]:
         _figure(record, record["baselines"]["hgb"]),
         *[_figure(record, record["peers"].get(peer, {})) for peer in peers],
         f"{ours['wall_seconds']:.0f}",
+        "; ".join(ours.get("leakage", []))[:80] or "-",
         error.replace("|", "\\|")[:160],
     ]
     return cells
