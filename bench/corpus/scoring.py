@@ -1,0 +1,127 @@
+"""Scoring on the held-back 20 %: the published best model (read back from the registry, verified) and a default
+HistGradientBoosting fitted on the same raw training rows. Pure apart from reading the frozen files.
+
+Both are scored the same way: ROC AUC (binary: of the model's second class; multiclass: the mean one-vs-rest AUC
+over the classes present, as adaptml's leaderboard computes it) or RMSE, plus accuracy or R² as a second figure.
+Rows whose target is missing are dropped from both splits (they cannot be scored or learned from).
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+
+from adaptml.registry import Registry
+from adaptml.serving.parsing import parse_csv
+from bench.corpus.datasets import Dataset
+
+SEED = 0
+MAX_CATEGORIES = 255  # HGB's categorical features take at most max_bins (255) levels; rarer ones are pooled
+
+
+def read_split(dataset: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The frozen train and test files as pandas reads any CSV (no cleaning)."""
+    return pd.read_csv(dataset.train_path, low_memory=False), pd.read_csv(dataset.test_path, low_memory=False)
+
+
+def labelled(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    return frame[frame[target].notna()].reset_index(drop=True)
+
+
+def label_text(value: Any) -> str:
+    """One spelling per label whatever the reader made of it: 1, 1.0, '1' and True-as-1 all read '1'."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def score(dataset: Dataset, y_true: pd.Series, output: np.ndarray, classes: list[Any]) -> dict[str, float]:
+    """The dataset's metric and a second figure, from predictions (regression) or probabilities over ``classes``."""
+    if dataset.task == "regression":
+        y, predicted = y_true.to_numpy(dtype=float), np.asarray(output, dtype=float)
+        return {"rmse": float(np.sqrt(skm.mean_squared_error(y, predicted))), "r2": float(skm.r2_score(y, predicted))}
+    labels = [label_text(c) for c in classes]
+    truth = np.array([label_text(v) for v in y_true])
+    proba = np.asarray(output, dtype=float)
+    accuracy = float(np.mean(np.array(labels, dtype=object)[proba.argmax(axis=1)] == truth))
+    if len(labels) == 2:
+        auc = float(skm.roc_auc_score(truth == labels[1], proba[:, 1]))
+    else:
+        present = [i for i, label in enumerate(labels) if (truth == label).any() and not (truth == label).all()]
+        auc = float(np.mean([skm.roc_auc_score(truth == labels[i], proba[:, i]) for i in present]))
+    return {"roc_auc": auc, "accuracy": accuracy}
+
+
+def _hgb_pipeline(features: pd.DataFrame, task: str) -> Pipeline:
+    categorical = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    encoder = OrdinalEncoder(
+        handle_unknown="use_encoded_value",
+        unknown_value=np.nan,
+        encoded_missing_value=np.nan,
+        max_categories=MAX_CATEGORIES,
+    )
+    prepare = ColumnTransformer([("categorical", encoder, categorical)], remainder="passthrough")
+    model_type = HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier
+    model = model_type(categorical_features=list(range(len(categorical))), random_state=SEED)
+    return Pipeline([("prepare", prepare), ("model", model)])
+
+
+def _as_text(features: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as str objects with NaN for missing (what OrdinalEncoder sorts without mixed-type errors)."""
+    out = features.copy()
+    for column in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = out[column].map(lambda v: v if pd.isna(v) else str(v)).astype(object)
+    return out
+
+
+def hgb_baseline(dataset: Dataset, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, Any]:
+    """A default HistGradientBoosting on the raw training rows (categoricals ordinal-encoded), scored on test."""
+    train, test = labelled(train, dataset.target), labelled(test, dataset.target)
+    x_train, x_test = _as_text(train.drop(columns=dataset.target)), _as_text(test.drop(columns=dataset.target))
+    started = time.perf_counter()
+    pipeline = _hgb_pipeline(x_train, dataset.task)
+    if dataset.task == "regression":
+        pipeline.fit(x_train, train[dataset.target].astype(float))
+        output, classes = pipeline.predict(x_test), []
+    else:
+        pipeline.fit(x_train, train[dataset.target].map(label_text))
+        output, classes = pipeline.predict_proba(x_test), list(pipeline.classes_)
+    seconds = time.perf_counter() - started
+    return {"status": "ok", **score(dataset, test[dataset.target], output, classes), "wall_seconds": round(seconds, 2)}
+
+
+def published_model(registry: Registry) -> tuple[dict[str, Any], Any]:
+    """The latest version's manifest and its best model, unpickled only after the registry verified every sha256."""
+    loaded = registry.load()
+    best = str(loaded.manifest["best_model"])
+    return loaded.manifest, pickle.loads(loaded.files[f"models/{best}.pkl"])
+
+
+def score_published(dataset: Dataset, registry: Registry, test: pd.DataFrame) -> dict[str, Any]:
+    """The published best model on the held-back rows, read the way the serving app reads an uploaded CSV."""
+    manifest, model = published_model(registry)
+    test = labelled(test, dataset.target)
+    features = test.drop(columns=dataset.target).to_csv(index=False).encode("utf-8")
+    frame = parse_csv(features, max_rows=len(test) + 1, source=f"{dataset.name} test rows")
+    if dataset.task == "regression":
+        output, classes = model.predict(frame), []
+    else:
+        output, classes = model.predict_proba(frame), list(model.classes_)
+    return {
+        **score(dataset, test[dataset.target], output, classes),
+        "best_model": str(manifest["best_model"]),
+        "version": str(manifest.get("version", "")),
+        "adaptml_task": manifest.get("task"),
+        "fit_rows": manifest.get("fit_rows"),
+        "leakage": [", ".join(s.get("columns", [])) for s in manifest.get("leakage", [])],
+    }
