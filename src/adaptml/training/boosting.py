@@ -168,4 +168,5 @@ class BoosterClassifier(ClassifierMixin, _Booster):
         return proba
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
-        return np.asarray(self.classes_[np.argmax(self.predict_proba(X), axis=1)])
+        proba = self.predict_proba(X)
+        return np.asarray(self.classes_[np.argmax(proba, axis=1)])
