@@ -114,7 +114,7 @@ def pair(classifier: type, regressor: type, *, threaded: bool = False, **fixed: 
     def build(classify: bool, params: dict[str, Any], *, seed: int, n_jobs: int) -> BaseEstimator:
         threads = {"n_jobs": n_jobs} if threaded else {}
         estimator: BaseEstimator = (classifier if classify else regressor)(
-            random_state=seed, **threads, **fixed, **params
+            **{"random_state": seed, **threads, **fixed, **params}  # tuned and frozen params win over fixed ones
         )
         return estimator
 
