@@ -69,3 +69,12 @@ def test_metric_must_fit_task(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_model_names_come_from_the_zoo(tmp_path):
+    from adaptml.training.zoo import MODEL_NAMES
+
+    cfg = load_config(write(tmp_path, VALID + f"models: [{', '.join(MODEL_NAMES)}]\n"))
+    assert cfg.models == MODEL_NAMES
+    with pytest.raises(ConfigError, match=f"choose from {', '.join(MODEL_NAMES)}"):
+        load_config(write(tmp_path, VALID + "models: [deep_net]\n"))

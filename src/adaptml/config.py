@@ -15,7 +15,6 @@ from adaptml.errors import ConfigError
 
 __all__ = [
     "CLASSIFICATION_METRICS",
-    "MODEL_NAMES",
     "REGRESSION_METRICS",
     "Config",
     "DataConfig",
@@ -26,15 +25,6 @@ __all__ = [
     "parse_config",
 ]
 
-MODEL_NAMES = (
-    "dummy",
-    "ridge",
-    "random_forest",
-    "extra_trees",
-    "hist_gradient_boosting",
-    "lightgbm",
-    "xgboost",
-)
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mape", "rmsle")
 CLASSIFICATION_METRICS = (
     "roc_auc",
@@ -110,6 +100,9 @@ class Config(_Strict):
     @field_validator("models")
     @classmethod
     def _known_models(cls, models: tuple[str, ...]) -> tuple[str, ...]:
+        # the zoo's specs are the one list of models; imported here because the training package imports this module
+        from adaptml.training.zoo import MODEL_NAMES
+
         unknown = [m for m in models if m not in MODEL_NAMES]
         if unknown:
             raise ValueError(f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_NAMES)}")

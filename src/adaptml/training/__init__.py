@@ -1,5 +1,7 @@
 """The pure training core: cleaning, task detection, splitting, features, selection, the zoo, evaluation, packaging.
 
+What a model is (its encoder family, defaults, tuning space, refit) is one ``ModelSpec`` in ``zoo.SPECS``.
+
 Functions here take and return DataFrames and dataclasses and never do I/O; ``adaptml.pipeline`` wires them
 into Luigi tasks over S3.
 """
@@ -13,11 +15,14 @@ from adaptml.training.packaging import run_id, version_files, version_metadata
 from adaptml.training.selection import SelectionReport, select_features
 from adaptml.training.splitting import Split, split
 from adaptml.training.task import TaskInfo, resolve_task, target_labels
+from adaptml.training.zoo import MODEL_NAMES, ModelSpec, spec
 
 __all__ = [
     "CleaningReport",
     "FeaturePlan",
     "FitResult",
+    "MODEL_NAMES",
+    "ModelSpec",
     "SelectionReport",
     "Split",
     "TaskInfo",
@@ -33,6 +38,7 @@ __all__ = [
     "resolve_task",
     "run_id",
     "select_features",
+    "spec",
     "split",
     "target_labels",
     "version_files",

@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 
 from adaptml.schema import Schema, SchemaCoercer
 from adaptml.training.evaluation import model_output, score
+from adaptml.training.steps import BLEND, COERCE, after
 from adaptml.training.task import TaskInfo
 
 __all__ = [
@@ -159,11 +160,11 @@ def build_ensemble(
     pipelines: dict[str, Pipeline], weights: dict[str, float], schema: Schema, info: TaskInfo, train: pd.DataFrame
 ) -> Pipeline:
     """A whole pipeline (coercion first) averaging the members' pipelines with ``weights``."""
-    members = [(name, pipelines[name][1:]) for name in weights]
+    members = [(name, after(pipelines[name], COERCE)) for name in weights]
     if info.task == "regression":
         final: _Ensemble = EnsembleRegressor(members, weights)
     else:
         final = EnsembleClassifier(members, weights, tuple(info.classes))
-    return Pipeline([("coerce", SchemaCoercer(schema.to_dict())), ("ensemble", final)]).fit(
+    return Pipeline([(COERCE, SchemaCoercer(schema.to_dict())), (BLEND, final)]).fit(
         train.drop(columns=[schema.target]), train[schema.target]
     )

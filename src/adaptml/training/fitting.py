@@ -1,8 +1,8 @@
 """Fitting one zoo model on the training split: optional tuning, k-fold CV with out-of-fold predictions, final fit.
 
 Only the training split ever reaches this module; CV folds, tuning holdouts and early-stopping slices are all
-carved out of it. The pipeline's stateless head (coercion, date parts, column selection) is applied once and the
-fitted head and tail are joined into the whole pipeline that gets pickled.
+carved out of it. The pipeline's stateless head (the steps before ``encode``) is applied once and the fitted head
+and tail are joined into the whole pipeline that gets pickled. What each model is comes from its ``zoo`` spec.
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from threadpoolctl import threadpool_limits
 from adaptml.schema import Schema, SchemaCoercer
 from adaptml.training.evaluation import model_output, score
 from adaptml.training.features import ColumnSelector, DateParts, FeaturePlan, make_encoder
+from adaptml.training.steps import COERCE, DATES, ENCODE, MODEL, SELECT, split_before
 from adaptml.training.task import TaskInfo
-from adaptml.training.zoo import FAMILY, SEARCH_SPACE, frozen_params, make_estimator
+from adaptml.training.zoo import spec
 
 __all__ = ["FitResult", "build_pipeline", "cv_splits", "fit_model"]
-
-_HEAD = 3  # coerce, dates, select: stateless steps, fitted once
 
 
 @dataclass(frozen=True)
@@ -55,13 +54,14 @@ def build_pipeline(
     params: dict[str, Any] | None = None,
 ) -> Pipeline:
     """An unfitted whole pipeline: raw records in, predictions out."""
+    model = spec(name)
     return Pipeline(
         [
-            ("coerce", SchemaCoercer(schema.to_dict())),
-            ("dates", DateParts(plan.datetime)),
-            ("select", ColumnSelector(tuple(plan.features))),
-            ("encode", make_encoder(FAMILY[name], plan, task=info.task, seed=seed)),
-            ("model", make_estimator(name, info.task, seed=seed, n_jobs=n_jobs, params=params)),
+            (COERCE, SchemaCoercer(schema.to_dict())),
+            (DATES, DateParts(plan.datetime)),
+            (SELECT, ColumnSelector(tuple(plan.features))),
+            (ENCODE, make_encoder(model.family, plan, task=info.task, seed=seed)),
+            (MODEL, model.estimator(info.task, seed=seed, n_jobs=n_jobs, params=params)),
         ]
     )
 
@@ -89,22 +89,23 @@ def fit_model(
 ) -> FitResult:
     """Tune (within the budget), cross-validate and fit one model on the training split."""
     y = train[schema.target]
+    model = spec(name)
 
     def tail_for(params: dict[str, Any]) -> Pipeline:
         whole = build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed, n_jobs=n_jobs, params=params)
-        return whole[_HEAD:]
+        return split_before(whole, ENCODE)[1]
 
     with threadpool_limits(n_jobs):
-        head = build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed)[:_HEAD].fit(train)
-        base = head.transform(train)
-        space = {} if name == "ridge" and info.task == "regression" else SEARCH_SPACE.get(name, {})
+        head = split_before(build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed), ENCODE)[0]
+        base = head.fit(train).transform(train)
+        space = model.search_space(info.task)
         params, tuning = _tune(tail_for, space, base, y, info, seed=seed, budget_seconds=budget_seconds)
         tail = tail_for(params)
         started = time.perf_counter()
         tail.fit(base, y)
         fit_seconds = time.perf_counter() - started
         # the folds reuse the tree count early stopping chose on the final fit: one search, not k+1
-        frozen = tail_for({**params, **frozen_params(name, tail[-1])})
+        frozen = tail_for(model.refit_params(params, tail.named_steps[MODEL]))
         splits = cv_splits(y, info, folds=cv_folds, seed=seed, shuffle=shuffle)
         scores, oof = _cross_validate(frozen, base, y, info, splits)
     whole = Pipeline([*head.steps, *tail.steps])

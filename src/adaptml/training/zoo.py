@@ -1,9 +1,17 @@
-"""The model zoo: one seeded estimator per config name, its encoder family, good defaults and a tuning space."""
+"""The model zoo: one ``ModelSpec`` per model, the single place that says what a model is.
+
+A spec names the model, its encoder family, how to build it for a task, its defaults and tuning space, and how early
+stopping's iteration count is frozen for refits. The config's list of model names, the pipeline's encoder and the
+fitting loop all read the specs; adding a model to the zoo is adding one spec to ``SPECS``.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -21,89 +29,206 @@ from sklearn.linear_model import LogisticRegression, RidgeCV
 from adaptml.training.boosting import BoosterClassifier, BoosterRegressor
 
 __all__ = [
+    "BASELINE",
     "ENSEMBLE",
-    "FAMILY",
-    "SEARCH_SPACE",
+    "MODEL_NAMES",
+    "SPECS",
+    "ZOO",
+    "Builder",
+    "Iterations",
+    "ModelSpec",
     "available_cores",
-    "default_params",
-    "frozen_params",
-    "make_estimator",
+    "pair",
+    "spec",
 ]
 
-ENSEMBLE = "ensemble"
-FAMILY = {
-    "dummy": "native",
-    "ridge": "linear",
-    "random_forest": "tree",
-    "extra_trees": "tree",
-    "hist_gradient_boosting": "native",
-    "lightgbm": "native",
-    "xgboost": "native",
-}
+Family = Literal["native", "linear", "tree"]  # which encoder ``features.make_encoder`` puts in front of the model
+BOTH_TASKS = frozenset({"regression", "classification"})
+
+
+class Builder(Protocol):
+    """Makes a fresh, seeded estimator from its resolved hyperparameters."""
+
+    def __call__(self, classify: bool, params: dict[str, Any], *, seed: int, n_jobs: int) -> BaseEstimator: ...
+
+
+@dataclass(frozen=True)
+class Iterations:
+    """An early-stopped iteration count: the parameter that sets it and the fitted attribute that holds the choice."""
+
+    param: str
+    fitted: str
+
+    def freeze(self, model: BaseEstimator) -> dict[str, Any]:
+        """Parameters that refit with the count early stopping chose, without stopping again."""
+        return {self.param: int(getattr(model, self.fitted)), "early_stopping": False}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What one zoo model is: everything training needs to build, tune and refit it."""
+
+    name: str
+    family: Family
+    build: Builder
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    task_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per task, over ``defaults``
+    space: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # random search: parameter -> choices
+    tuned_for: frozenset[str] = BOTH_TASKS
+    iterations: Iterations | None = None
+
+    def params(self, task: str) -> dict[str, Any]:
+        """The default hyperparameters for a task."""
+        return {**self.defaults, **self.task_defaults.get(task, {})}
+
+    def estimator(
+        self, task: str, *, seed: int, n_jobs: int = 1, params: dict[str, Any] | None = None
+    ) -> BaseEstimator:
+        """A fresh, seeded estimator; ``params`` override the defaults (tuning, frozen refits)."""
+        chosen = {**self.params(task), **(params or {})}
+        return self.build(task == "classification", chosen, seed=seed, n_jobs=n_jobs)
+
+    def search_space(self, task: str) -> dict[str, list[Any]]:
+        """The choices random search draws from for a task; empty when the model is not tuned."""
+        return {key: list(values) for key, values in self.space.items()} if task in self.tuned_for else {}
+
+    def refit_params(self, params: dict[str, Any], fitted: BaseEstimator) -> dict[str, Any]:
+        """``params`` plus the iteration count ``fitted`` chose: how CV folds refit without a search of their own."""
+        return {**params, **(self.iterations.freeze(fitted) if self.iterations else {})}
+
+
+def _dummy(classify: bool, params: dict[str, Any], *, seed: int, n_jobs: int) -> BaseEstimator:
+    return DummyClassifier(strategy="prior") if classify else DummyRegressor(strategy="mean")
+
+
+def _linear(classify: bool, params: dict[str, Any], *, seed: int, n_jobs: int) -> BaseEstimator:
+    if classify:
+        # Newton-Cholesky converges in a few iterations on many rows and a modest (one-hot) feature count
+        return LogisticRegression(C=params["C"], solver="newton-cholesky", max_iter=200, random_state=seed)
+    return RidgeCV(alphas=np.logspace(-3, 3, 13))
+
+
+def pair(classifier: type, regressor: type, *, threaded: bool = False, **fixed: Any) -> Builder:
+    """A builder for a classifier/regressor pair taking ``random_state`` (and ``n_jobs`` when ``threaded``)."""
+
+    def build(classify: bool, params: dict[str, Any], *, seed: int, n_jobs: int) -> BaseEstimator:
+        threads = {"n_jobs": n_jobs} if threaded else {}
+        estimator: BaseEstimator = (classifier if classify else regressor)(
+            **{"random_state": seed, **threads, **fixed, **params}  # tuned and frozen params win over fixed ones
+        )
+        return estimator
+
+    return build
+
 
 _BOOSTER = {"n_estimators": 3000, "subsample": 0.8, "colsample_bytree": 0.7, "early_stopping": True}
-# LightGBM: wider leaves with light regularisation; categoricals split natively (smoothed, one-hot when few levels)
-_LIGHTGBM = {
-    "learning_rate": 0.05,
-    "num_leaves": 63,
-    "min_child_samples": 10,
-    "subsample_freq": 1,
-    "reg_lambda": 1.0,
-    "cat_smooth": 10.0,
-    "min_data_per_group": 20,
-    "max_cat_to_onehot": 8,
-}
-# XGBoost: categories partitioned natively rather than one-hot; depth 8 did worse than 6 on both bundled datasets
-_XGBOOST = {"learning_rate": 0.05, "max_depth": 6, "min_child_weight": 2.0, "max_cat_to_onehot": 1}
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "dummy": {},
-    "ridge": {"C": 1.0},
-    # bagging on a row sample keeps forests a few seconds on tens of thousands of rows at little cost in accuracy
-    "random_forest": {"n_estimators": 60, "min_samples_leaf": 3, "max_features": 0.5, "max_samples": 0.4},
-    "extra_trees": {"n_estimators": 60, "min_samples_leaf": 3, "max_features": 0.7},
-    "hist_gradient_boosting": {
-        "learning_rate": 0.1,
-        "max_leaf_nodes": 31,
-        "l2_regularization": 1.0,
-        "max_iter": 3000,
-        "early_stopping": True,
-    },
-    "lightgbm": {**_BOOSTER, **_LIGHTGBM},
-    "xgboost": {**_BOOSTER, **_XGBOOST},
-}
+_BOOSTER_ITERATIONS = Iterations("n_estimators", "best_iteration_")
+_FORESTS = {"classification": {"max_features": "sqrt"}}  # sqrt-of-features for classification, as is customary
 
-SEARCH_SPACE: dict[str, dict[str, list[Any]]] = {
-    "ridge": {"C": [0.01, 0.1, 1.0, 10.0]},
-    "random_forest": {"min_samples_leaf": [1, 2, 4, 8], "max_features": [0.3, 0.5, 0.7, "sqrt"]},
-    "extra_trees": {"min_samples_leaf": [1, 2, 4, 8], "max_features": [0.5, 0.7, 1.0, "sqrt"]},
-    "hist_gradient_boosting": {
-        "learning_rate": [0.03, 0.05, 0.1],
-        "max_leaf_nodes": [15, 31, 63, 127],
-        "l2_regularization": [0.0, 1.0, 10.0],
-        "min_samples_leaf": [5, 20, 50],
-    },
-    "lightgbm": {
-        "num_leaves": [15, 31, 63, 127],
-        "min_child_samples": [5, 10, 20, 50],
-        "colsample_bytree": [0.5, 0.7, 0.8, 1.0],
-        "reg_lambda": [0.0, 1.0, 10.0],
-    },
-    "xgboost": {
-        "max_depth": [4, 6, 8, 10],
-        "min_child_weight": [1.0, 3.0, 10.0],
-        "colsample_bytree": [0.5, 0.7, 0.8, 1.0],
-        "reg_lambda": [0.1, 1.0, 10.0],
-    },
-}
+SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec("dummy", "native", _dummy),
+    ModelSpec(
+        "ridge",
+        "linear",
+        _linear,
+        defaults={"C": 1.0},
+        space={"C": (0.01, 0.1, 1.0, 10.0)},
+        tuned_for=frozenset({"classification"}),  # RidgeCV picks its own alpha by leave-one-out
+    ),
+    ModelSpec(
+        "random_forest",
+        "tree",
+        pair(RandomForestClassifier, RandomForestRegressor, threaded=True),
+        # bagging on a row sample keeps forests a few seconds on tens of thousands of rows at little cost in accuracy
+        defaults={"n_estimators": 60, "min_samples_leaf": 3, "max_features": 0.5, "max_samples": 0.4},
+        task_defaults=_FORESTS,
+        space={"min_samples_leaf": (1, 2, 4, 8), "max_features": (0.3, 0.5, 0.7, "sqrt")},
+    ),
+    ModelSpec(
+        "extra_trees",
+        "tree",
+        pair(ExtraTreesClassifier, ExtraTreesRegressor, threaded=True),
+        defaults={"n_estimators": 60, "min_samples_leaf": 3, "max_features": 0.7},
+        task_defaults=_FORESTS,
+        space={"min_samples_leaf": (1, 2, 4, 8), "max_features": (0.5, 0.7, 1.0, "sqrt")},
+    ),
+    ModelSpec(
+        "hist_gradient_boosting",
+        "native",
+        pair(
+            HistGradientBoostingClassifier,
+            HistGradientBoostingRegressor,
+            validation_fraction=0.1,
+            n_iter_no_change=50,
+            categorical_features="from_dtype",
+        ),
+        defaults={
+            "learning_rate": 0.1,
+            "max_leaf_nodes": 31,
+            "l2_regularization": 1.0,
+            "max_iter": 3000,
+            "early_stopping": True,
+        },
+        space={
+            "learning_rate": (0.03, 0.05, 0.1),
+            "max_leaf_nodes": (15, 31, 63, 127),
+            "l2_regularization": (0.0, 1.0, 10.0),
+            "min_samples_leaf": (5, 20, 50),
+        },
+        iterations=Iterations("max_iter", "n_iter_"),
+    ),
+    ModelSpec(
+        "lightgbm",
+        "native",
+        pair(BoosterClassifier, BoosterRegressor, threaded=True, library="lightgbm"),
+        # wider leaves with light regularisation; categoricals split natively (smoothed, one-hot when few levels)
+        defaults={
+            **_BOOSTER,
+            "learning_rate": 0.05,
+            "num_leaves": 63,
+            "min_child_samples": 10,
+            "subsample_freq": 1,
+            "reg_lambda": 1.0,
+            "cat_smooth": 10.0,
+            "min_data_per_group": 20,
+            "max_cat_to_onehot": 8,
+        },
+        space={
+            "num_leaves": (15, 31, 63, 127),
+            "min_child_samples": (5, 10, 20, 50),
+            "colsample_bytree": (0.5, 0.7, 0.8, 1.0),
+            "reg_lambda": (0.0, 1.0, 10.0),
+        },
+        iterations=_BOOSTER_ITERATIONS,
+    ),
+    ModelSpec(
+        "xgboost",
+        "native",
+        pair(BoosterClassifier, BoosterRegressor, threaded=True, library="xgboost"),
+        # categories partitioned natively rather than one-hot; depth 8 did worse than 6 on both bundled datasets
+        defaults={**_BOOSTER, "learning_rate": 0.05, "max_depth": 6, "min_child_weight": 2.0, "max_cat_to_onehot": 1},
+        space={
+            "max_depth": (4, 6, 8, 10),
+            "min_child_weight": (1.0, 3.0, 10.0),
+            "colsample_bytree": (0.5, 0.7, 0.8, 1.0),
+            "reg_lambda": (0.1, 1.0, 10.0),
+        },
+        iterations=_BOOSTER_ITERATIONS,
+    ),
+)
+
+ZOO: Mapping[str, ModelSpec] = MappingProxyType({model.name: model for model in SPECS})
+MODEL_NAMES = tuple(ZOO)
+BASELINE = "dummy"  # every run fits it first: the score any real model must beat
+ENSEMBLE = "ensemble"  # not a spec: the weighted average of a run's fitted models
 
 
-def frozen_params(name: str, model: BaseEstimator) -> dict[str, Any]:
-    """Parameters that refit a fitted model with the tree count its early stopping chose, without stopping again."""
-    if name == "hist_gradient_boosting":
-        return {"max_iter": int(model.n_iter_), "early_stopping": False}
-    if name in ("lightgbm", "xgboost"):
-        return {"n_estimators": int(model.best_iteration_), "early_stopping": False}
-    return {}
+def spec(name: str) -> ModelSpec:
+    """The spec of a zoo model by name."""
+    try:
+        return ZOO[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}") from None
 
 
 def available_cores() -> int:
@@ -112,44 +237,3 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def default_params(name: str, task: str) -> dict[str, Any]:
-    """The defaults of a zoo model; forests use sqrt-of-features for classification, as is customary."""
-    params = dict(_DEFAULTS[name])
-    if task == "classification" and name in ("random_forest", "extra_trees"):
-        params["max_features"] = "sqrt"
-    return params
-
-
-def make_estimator(
-    name: str, task: str, *, seed: int, n_jobs: int = 1, params: dict[str, Any] | None = None
-) -> BaseEstimator:
-    """A fresh, seeded estimator for a zoo name; ``params`` override the defaults (tuning)."""
-    chosen = {**default_params(name, task), **(params or {})}
-    classify = task == "classification"
-    if name == "dummy":
-        return DummyClassifier(strategy="prior") if classify else DummyRegressor(strategy="mean")
-    if name == "ridge":
-        if classify:
-            # Newton-Cholesky converges in a few iterations on many rows and a modest (one-hot) feature count
-            return LogisticRegression(C=chosen["C"], solver="newton-cholesky", max_iter=200, random_state=seed)
-        return RidgeCV(alphas=np.logspace(-3, 3, 13))
-    if name in ("random_forest", "extra_trees"):
-        forest = {
-            ("random_forest", True): RandomForestClassifier,
-            ("random_forest", False): RandomForestRegressor,
-            ("extra_trees", True): ExtraTreesClassifier,
-            ("extra_trees", False): ExtraTreesRegressor,
-        }[(name, classify)]
-        return forest(random_state=seed, n_jobs=n_jobs, **chosen)
-    if name == "hist_gradient_boosting":
-        hgb = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
-        return hgb(
-            validation_fraction=0.1, n_iter_no_change=50, categorical_features="from_dtype", random_state=seed, **chosen
-        )
-    if name in ("lightgbm", "xgboost"):
-        booster = BoosterClassifier if classify else BoosterRegressor
-        stop = bool(chosen.pop("early_stopping"))
-        return booster(library=name, params=chosen, early_stopping=stop, random_state=seed, n_jobs=n_jobs)
-    raise ValueError(f"unknown model {name!r}")
