@@ -40,6 +40,7 @@ def test_refresh_loads_latest_then_reports_unchanged(registry, published):
 def test_tampered_model_is_refused_and_the_old_version_keeps_serving(registry, published, storage):
     store = ModelStore(registry)
     store.refresh()
+    assert store.wait_fast_paths(60)  # the fast paths are swapped in (same version) once derived
     served = store.current
     registry.publish("v2", published.files, published.metadata)
     storage.put_bytes(registry.version_uri("v2").join("models/ridge.pkl"), pickle.dumps("evil"))

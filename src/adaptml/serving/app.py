@@ -6,6 +6,7 @@ build the Dask engine; ``dask=None`` means no Dask, every batch predicted in-pro
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from flask import Flask, Response
@@ -15,6 +16,7 @@ from adaptml.registry import Registry
 from adaptml.reload.hooks import init_reload
 from adaptml.serving.api import blueprint as api_routes
 from adaptml.serving.http_errors import register_error_handlers
+from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.metrics import Metrics
 from adaptml.serving.ops import blueprint as ops_routes
 from adaptml.serving.pages import blueprint as page_routes
@@ -27,6 +29,7 @@ from adaptml.serving.store import ModelStore
 __all__ = ["create_app"]
 
 FIRST_LOAD_WAIT_SECONDS = 10.0  # then the app starts not ready and the load goes on in the background
+FAST_PATH_WAIT_SECONDS = 120.0  # how long warming waits for a version's fast paths before shipping them
 PAGE_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
@@ -61,6 +64,27 @@ def _start_loading(store: ModelStore, metrics: Metrics, settings: ServingSetting
         store.start_retry(initial=settings.retry_initial_seconds, maximum=settings.retry_max_seconds)
 
 
+def _warm_engine(store: ModelStore, dask: BatchEngine | None) -> None:
+    """Start (or connect to) the Dask cluster now and ship each served version's predictors to it, then its
+    compiled fast paths once derived: the first large batch then waits for neither."""
+    warm = getattr(dask, "warm", None)
+    if warm is None:
+        return
+
+    def run(models: LoadedModels | None) -> None:
+        warm(models)
+        if models is not None and store.wait_fast_paths(FAST_PATH_WAIT_SECONDS):
+            current = store.current
+            if current is not None and current.version == models.version:
+                warm(current)
+
+    def start(models: LoadedModels | None) -> None:
+        threading.Thread(target=run, args=(models,), name="adaptml-dask-warm", daemon=True).start()
+
+    store.on_swap(start)
+    start(store.current)
+
+
 def create_app(
     config: ServingSettings | Config,
     *,
@@ -83,6 +107,7 @@ def create_app(
     metrics.init_app(app)
     app.after_request(_security_headers)
     _start_loading(store, metrics, settings)
+    _warm_engine(store, dask)
     init_reload(
         app,
         store,

@@ -47,6 +47,12 @@ def predict_partition(
         return {name: predict_model(name, model, parts[typed]) for name in names for model, typed in [predictors[name]]}
 
 
+def _broadcast_key(models: LoadedModels) -> tuple[Any, ...]:
+    """What the workers' copies depend on: the version, and which models have their fast path."""
+    fast = tuple(sorted(name for name, path in (models.fast_paths or {}).items() if path.enabled))
+    return (models.project, models.version, models.fast_paths is not None, fast)
+
+
 class DaskEngine:
     """Predicts batches on a Dask cluster; raises ``EngineUnavailable`` when the cluster cannot be used."""
 
@@ -76,7 +82,7 @@ class DaskEngine:
         self._owns_client = client is None
         self._replicas_kept = False
         self._cluster: Any | None = None
-        self._scattered: tuple[tuple[str, str], dict[str, tuple[Any, bool]]] | None = None
+        self._scattered: tuple[tuple[Any, ...], dict[str, tuple[Any, bool]]] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -118,16 +124,18 @@ class DaskEngine:
     def _model_futures(self, client: Any, models: LoadedModels) -> dict[str, tuple[Any, bool]]:
         """Per model: a future of its predictor on every worker, and whether it takes the typed frame.
 
-        Broadcast once per version; later batches of the same version only ship their rows.
+        Broadcast once per version (and once more when its compiled fast paths arrive); later batches of the same
+        version only ship their rows.
         """
+        key = _broadcast_key(models)
         with self._lock:
-            if self._scattered is not None and self._scattered[0] == (models.project, models.version):
+            if self._scattered is not None and self._scattered[0] == key:
                 return self._scattered[1]
             names = list(models.models)
             predictors = [models.predictor(name) for name in names]
             futures = client.scatter([p for p, _ in predictors], broadcast=True, hash=False)
             cached = {name: (f, typed) for name, f, (_, typed) in zip(names, futures, predictors, strict=True)}
-            self._scattered = ((models.project, models.version), cached)
+            self._scattered = (key, cached)
             self._workers = max(1, len(client.scheduler_info().get("workers", {})))
             return cached
 
@@ -156,6 +164,19 @@ class DaskEngine:
             raise EngineUnavailable(self._down_reason) from error
         sizes = [len(part) for part in split_frame(prepared.typed, count)]
         return tuple(combine_outputs([part[name] for part in gathered], sizes) for name in names)
+
+    def warm(self, models: LoadedModels | None = None) -> None:
+        """Connect (or start the LocalCluster) and broadcast a version's predictors now, so the first large batch
+        does not wait for either; failures only mark the engine down, as a batch would."""
+        try:
+            client = self.client()
+            if models is not None:
+                self._model_futures(client, models)
+        except EngineUnavailable as error:
+            self._mark_down(str(error))
+        except Exception as error:  # noqa: BLE001 - a cluster that cannot warm is retried by the next batch
+            self._forget()
+            self._mark_down(f"{type(error).__name__}: {error}")
 
     def _partitions(self, rows: int) -> int:
         """At least one partition per worker and at most ``rows_per_partition`` rows each, but no partition

@@ -13,6 +13,7 @@ import pandas as pd
 from adaptml.errors import IntegrityError, RegistryError
 from adaptml.registry import LoadedVersion
 from adaptml.schema import Schema, SchemaCoercer
+from adaptml.serving.compiled.gate import FastPath
 from adaptml.serving.sharing import share_steps
 
 __all__ = ["LoadedModels", "ModelInfo", "load_models", "model_input", "smoke_test"]
@@ -61,11 +62,18 @@ class LoadedModels:
     files: dict[str, bytes] = field(repr=False)
     loaded_at: str = ""
     predictors: dict[str, Any] = field(default_factory=dict, repr=False)
+    fast_paths: dict[str, FastPath] | None = None  # None until derived (off the request path)
 
     def predictor(self, name: str) -> tuple[Any, bool]:
         """What to call for a model, and whether it takes the already-coerced frame (else raw records)."""
         tail = self.predictors.get(name)
         return (tail, True) if tail is not None else (self.models[name], False)
+
+    def fast_path(self, name: str) -> FastPath:
+        """Whether the model's compiled scorer serves it, and why not."""
+        if self.fast_paths is None:
+            return FastPath(False, "not derived yet: the pickled pipeline serves meanwhile")
+        return self.fast_paths.get(name) or FastPath(False, "no fast path derived")
 
     @property
     def task(self) -> str:

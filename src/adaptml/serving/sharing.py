@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["SharedPipeline", "share_steps", "shared_work"]
+__all__ = ["SharedPipeline", "remember", "share_steps", "shared_work"]
 
 _MEMO: ContextVar[dict[tuple[str, int], tuple[Any, Any]] | None] = ContextVar("adaptml_shared_work", default=None)
 _SKIPPED = (None, "passthrough")
@@ -53,7 +53,8 @@ def _chain(previous: str, fingerprint: str) -> str:
     return hashlib.sha256(f"{previous}/{fingerprint}".encode()).hexdigest()
 
 
-def _remember(key: str, source: Any, compute: Any) -> Any:
+def remember(key: str, source: Any, compute: Any) -> Any:
+    """``compute()`` once per key and source object within ``shared_work()``; outside it, every time."""
     memo = _MEMO.get()
     if memo is None:
         return compute()
@@ -95,13 +96,13 @@ class SharedPipeline:
         for (_, step), key in zip(self.pipeline.steps[:-1], self.keys, strict=False):
             if step in _SKIPPED:
                 continue
-            data = _remember(key, data, lambda step=step, data=data: step.transform(data))
+            data = remember(key, data, lambda step=step, data=data: step.transform(data))
         return data
 
     def _final(self, method: str, X: Any) -> Any:  # noqa: N803
         data = self._transformed(X)
         final = self.pipeline.steps[-1][1]
-        return _remember(f"{self.keys[-1]}:{method}", data, lambda: getattr(final, method)(data))
+        return remember(f"{self.keys[-1]}:{method}", data, lambda: getattr(final, method)(data))
 
 
 def _signature(step: Any) -> str:

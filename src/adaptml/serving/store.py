@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from adaptml.errors import AdaptmlError, NotReady, ObjectNotFound, StorageError
 from adaptml.registry import LoadedVersion, Registry
+from adaptml.serving.compiled.derive import derive_fast_paths
+from adaptml.serving.compiled.gate import FastPath
 from adaptml.serving.loaded import LoadedModels, load_models, smoke_test
 
 __all__ = ["ModelStore", "Refusal", "RefreshOutcome", "is_transient"]
@@ -73,10 +75,14 @@ class ModelStore:
         *,
         loader: Callable[[LoadedVersion], LoadedModels] = load_models,
         smoke: Callable[[LoadedModels], None] = smoke_test,
+        derive: Callable[[LoadedModels], LoadedModels] | None = derive_fast_paths,
     ) -> None:
         self.registry = registry
         self._loader = loader
         self._smoke = smoke
+        self._derive = derive
+        self._derived = threading.Event()
+        self._derived.set()
         self._current: LoadedModels | None = None
         self._refresh_lock = threading.Lock()
         self._last_refusal: Refusal | None = None
@@ -134,6 +140,7 @@ class ModelStore:
                 return self._refuse(target, error)
             self._current = models
             self._last_error = None
+            self._derive_later(models)
         log.info("serving %s version %s (%d models)", models.project, models.version, len(models.models))
         for callback in list(self._listeners):
             try:
@@ -141,6 +148,33 @@ class ModelStore:
             except Exception:  # noqa: BLE001 - a listener must not undo a good swap
                 log.exception("a model-swap listener failed")
         return RefreshOutcome("loaded", models.version)
+
+    # -- fast paths ----------------------------------------------------------------------------------
+    def _derive_later(self, models: LoadedModels) -> None:
+        """Compile and gate the new version's fast paths in a daemon thread; the pipelines serve meanwhile."""
+        if self._derive is None:
+            return
+        self._derived.clear()
+        threading.Thread(target=self._upgrade, args=(models,), name="adaptml-fast-paths", daemon=True).start()
+
+    def _upgrade(self, models: LoadedModels) -> None:
+        derive = self._derive
+        assert derive is not None
+        try:
+            upgraded = derive(models)
+        except Exception as error:  # noqa: BLE001 - a failed derivation leaves the pipelines serving
+            log.exception("deriving the fast paths of %s failed", models.version)
+            failed = FastPath(False, f"derivation failed: {type(error).__name__}: {error}")
+            upgraded = replace(models, fast_paths=dict.fromkeys(models.models, failed))
+        with self._refresh_lock:
+            if self._current is models:  # a newer version may have been swapped in meanwhile
+                self._current = upgraded
+        if self._current is upgraded:  # else the newer version's own derivation signals
+            self._derived.set()
+
+    def wait_fast_paths(self, timeout: float | None = None) -> bool:
+        """Wait until the served version's fast paths are derived (or none are being derived)."""
+        return self._derived.wait(timeout)
 
     def _refuse(self, version: str | None, error: Exception) -> RefreshOutcome:
         reason = str(error) if isinstance(error, AdaptmlError) else f"{type(error).__name__}: {error}"
@@ -206,8 +240,15 @@ class ModelStore:
             "project": self.registry.project,
             "version": current.version if current else None,
             "loaded_at": current.loaded_at if current else None,
-            "models": [info.to_dict() for info in current.infos] if current else [],
+            "models": [{**info.to_dict(), "fast_path": _fast(current, info.name)} for info in current.infos]
+            if current
+            else [],
             "reason": None if current else self._why(),
             "last_refusal": asdict(self._last_refusal) if self._last_refusal else None,
             "last_error": asdict(self._last_error) if self._last_error else None,
         }
+
+
+def _fast(models: LoadedModels, name: str) -> dict[str, Any]:
+    path = models.fast_path(name)
+    return {"enabled": path.enabled, "reason": path.reason, "gate": path.gate, "family": path.family}

@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+ARROW_CSV_ROWS = 20_000  # from this many rows the CSV is written by pyarrow (about 10x faster than pandas)
 
 
 def _column_names(output: ModelOutput) -> tuple[str, list[str]]:
@@ -86,7 +87,35 @@ def to_safe_csv(frame: pd.DataFrame) -> bytes:
     """CSV bytes with formula-like text cells (and headers) neutralised; numbers are left as numbers."""
     safe = frame.rename(columns=lambda name: safe_cell(str(name)))
     safe = pd.DataFrame({name: _safe_column(safe[name]) for name in safe.columns}, index=safe.index)
+    if len(safe) >= ARROW_CSV_ROWS:
+        return _arrow_csv(safe)
     return safe.to_csv(index=False).encode("utf-8")
+
+
+def _arrow_column(column: pd.Series) -> Any:
+    """Numbers as they are; anything else as the text pandas would write (missing left empty)."""
+    import pyarrow as pa
+
+    if pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column):
+        return pa.array(column.to_numpy(), from_pandas=True)
+    text = [None if _missing(value) else str(value) for value in column.to_numpy(dtype=object)]
+    return pa.array(text, type=pa.string())
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
+
+
+def _arrow_csv(frame: pd.DataFrame) -> bytes:
+    """The same table written by pyarrow: the same cells, though numbers are written shortest ("1" for 1.0)
+    and text is quoted."""
+    import pyarrow as pa
+    import pyarrow.csv as arrow_csv
+
+    table = pa.Table.from_arrays([_arrow_column(frame[name]) for name in frame.columns], names=list(frame.columns))
+    sink = pa.BufferOutputStream()
+    arrow_csv.write_csv(table, sink, arrow_csv.WriteOptions(quoting_style="needed"))
+    return bytes(sink.getvalue())
 
 
 def result_payload(result: PredictionResult) -> dict[str, Any]:

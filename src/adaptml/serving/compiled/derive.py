@@ -1,0 +1,59 @@
+"""Deriving a version's fast paths: compile each model, gate it against its pickled pipeline, keep what passes.
+
+Runs off the request path (the store serves the pipelines meanwhile, then swaps in the upgraded set).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+
+from adaptml.serving.compiled.columns import CompileRefused
+from adaptml.serving.compiled.gate import TOLERANCE, FastPath, compare, gate_records
+from adaptml.serving.compiled.scorer import CompiledModel, compile_model
+from adaptml.serving.loaded import LoadedModels, model_input
+from adaptml.serving.predict import predict_model
+from adaptml.serving.sharing import shared_work
+from adaptml.serving.threads import single_threaded
+
+__all__ = ["derive_fast_paths"]
+
+log = logging.getLogger(__name__)
+
+
+def _gate_one(
+    models: LoadedModels, name: str, raw: pd.DataFrame, typed: pd.DataFrame, source: str
+) -> tuple[FastPath, CompiledModel | None]:
+    try:
+        fast = compile_model(models.predictors.get(name))
+    except CompileRefused as error:
+        return FastPath(False, str(error), gate=source), None
+    except Exception as error:  # noqa: BLE001 - a model the compiler chokes on keeps its pipeline
+        return FastPath(False, f"cannot compile: {type(error).__name__}: {error}", gate=source), None
+    pickled = predict_model(name, models.models[name], raw)
+    compiled = predict_model(name, fast, typed)
+    tolerance = TOLERANCE.get(fast.family, 0.0)
+    reason, largest = compare(compiled, pickled, classes=bool(pickled.classes), tolerance=tolerance)
+    shown = None if largest != largest else largest  # NaN: not compared
+    return FastPath(reason is None, reason, fast.family, source, len(raw), shown), fast if reason is None else None
+
+
+def derive_fast_paths(models: LoadedModels) -> LoadedModels:
+    """The same version with each model's compiled scorer wherever the gate passes, and why not elsewhere."""
+    records, source = gate_records(models.schema, models.files)
+    raw = model_input(records)
+    typed = models.schema.coerce(raw, strict=False).reset_index(drop=True)
+    paths: dict[str, FastPath] = {}
+    compiled: dict[str, Any] = {}
+    with single_threaded(), shared_work():  # thread pools on a busy host cost more than a few hundred rows
+        for name in models.models:
+            paths[name], fast = _gate_one(models, name, raw, typed, source)
+            if fast is not None:
+                compiled[name] = fast
+    for name, path in paths.items():
+        if not path.enabled:
+            log.info("%s %s: no fast path for %s (%s)", models.project, models.version, name, path.reason)
+    return replace(models, predictors={**models.predictors, **compiled}, fast_paths=paths)

@@ -1,0 +1,214 @@
+"""Fitted estimators as their native fast calls on a float64 matrix, one thread, no per-call validation.
+
+Each returns ``(labels or values, probabilities or None)`` computed the way the estimator's own ``predict`` and
+``predict_proba`` compute them. Known: linear models (a dot product), random forests and extra trees (their trees'
+arrays), HistGradientBoosting (its predictors), LightGBM (its booster) and XGBoost (``inplace_predict``) through
+``training/boosting.py``, and the prior/mean dummies. Anything else is refused.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import expit
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge, RidgeCV
+from sklearn.utils.extmath import softmax
+
+from adaptml.serving.compiled.columns import CompileRefused
+from adaptml.serving.compiled.encoders import Encoded, category_codes
+from adaptml.training.boosting import BoosterClassifier, BoosterRegressor
+
+__all__ = ["Output", "Scorer", "compile_estimator"]
+
+Output = tuple[np.ndarray, np.ndarray | None]
+LINEAR_REGRESSORS = (Ridge, RidgeCV, LinearRegression, Lasso, ElasticNet)
+FORESTS = (RandomForestRegressor, RandomForestClassifier, ExtraTreesRegressor, ExtraTreesClassifier)
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A compiled estimator: its family (for the gate's tolerance), classes, and ``run(matrix) -> Output``."""
+
+    family: str
+    run: Callable[[np.ndarray], Output]
+    classes: tuple[Any, ...] = ()
+
+
+def _linear(model: Any) -> Scorer:
+    coef, intercept = np.asarray(model.coef_), model.intercept_
+    if isinstance(model, LogisticRegression):
+        classes = np.asarray(model.classes_)
+
+        def classify(matrix: np.ndarray) -> Output:
+            decision = matrix @ coef.T + intercept
+            if len(classes) <= 2:
+                decision = decision.ravel()
+                positive = expit(decision)
+                return classes[(decision > 0).astype(int)], np.vstack([1 - positive, positive]).T
+            return classes[decision.argmax(axis=1)], softmax(decision.copy(), copy=False)
+
+        return Scorer("linear", classify, tuple(classes.tolist()))
+    return Scorer("linear", lambda matrix: (matrix @ coef.T + intercept, None))
+
+
+def _forest(model: Any) -> Scorer:
+    trees = [estimator.tree_ for estimator in model.estimators_]
+    if not hasattr(model, "classes_"):
+
+        def regress(matrix: np.ndarray) -> Output:
+            data = np.ascontiguousarray(matrix, dtype="float32")
+            total = np.zeros(len(data))
+            for tree in trees:
+                total += tree.predict(data)[:, 0]
+            return total / len(trees), None
+
+        return Scorer("forest", regress)
+    classes, width = np.asarray(model.classes_), len(model.classes_)
+
+    def classify(matrix: np.ndarray) -> Output:
+        data = np.ascontiguousarray(matrix, dtype="float32")
+        total = np.zeros((len(data), width))
+        for tree in trees:
+            proba = tree.predict(data)[:, :width]
+            normalizer = proba.sum(axis=1)[:, np.newaxis]
+            normalizer[normalizer == 0.0] = 1.0
+            total += proba / normalizer
+        total /= len(trees)
+        return classes.take(np.argmax(total, axis=1), axis=0), total
+
+    return Scorer("forest", classify, tuple(classes.tolist()))
+
+
+def _hgb_layout(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.ndarray]:
+    """The matrix HGB's own preprocessor makes: categorical columns first, as its ordinal codes."""
+    if model._preprocessor is None:
+        return lambda matrix: matrix
+    if not encoded.native:
+        raise CompileRefused("HistGradientBoosting with categories from a non-native encoder")
+    is_categorical = np.asarray(model.is_categorical_, dtype=bool)
+    order = np.concatenate([np.flatnonzero(is_categorical), np.flatnonzero(~is_categorical)])
+    ordinal = model._preprocessor.named_transformers_["encoder"]
+    names = [*encoded.numeric, *encoded.categorical]
+    remaps = {}
+    for position, index in enumerate(np.flatnonzero(is_categorical)):
+        native = encoded.categories.get(names[index])
+        if native is None:
+            raise CompileRefused("HistGradientBoosting treats a numeric column as categorical")
+        seen = [str(v) for v in ordinal.categories_[position]]
+        codes = category_codes(np.asarray(native, dtype=object), seen).astype("float64")
+        codes[codes < 0] = np.nan
+        remaps[index] = np.append(codes, np.nan)  # the last slot: the native code NaN (missing or unknown)
+
+    def layout(matrix: np.ndarray) -> np.ndarray:
+        out = matrix[:, order]
+        for position, index in enumerate(np.flatnonzero(is_categorical)):
+            native = matrix[:, index]
+            slots = np.where(np.isnan(native), len(remaps[index]) - 1, native).astype("int64")
+            out[:, position] = remaps[index][slots]
+        return out
+
+    return layout
+
+
+def _hist_gradient_boosting(model: Any, encoded: Encoded) -> Scorer:
+    layout = _hgb_layout(model, encoded)
+    bitsets, index_map = model._bin_mapper.make_known_categories_bitsets()  # once, not per call as predict does
+    predictors = [list(enumerate(iteration)) for iteration in model._predictors]
+
+    def raw(matrix: np.ndarray) -> np.ndarray:
+        data = layout(matrix)
+        scores = np.zeros((len(data), model.n_trees_per_iteration_), dtype=model._baseline_prediction.dtype, order="F")
+        scores += model._baseline_prediction
+        for iteration in predictors:
+            for k, predictor in iteration:
+                scores[:, k] += predictor.predict(data, bitsets, index_map, 1)
+        return scores
+
+    if not hasattr(model, "classes_"):
+        return Scorer("hist_gradient_boosting", lambda matrix: (model._loss.link.inverse(raw(matrix).ravel()), None))
+    classes = np.asarray(model.classes_)
+
+    def classify(matrix: np.ndarray) -> Output:
+        scores = raw(matrix)
+        encoded_classes = (scores.ravel() > 0).astype(int) if scores.shape[1] == 1 else np.argmax(scores, axis=1)
+        return classes.take(encoded_classes, axis=0), model._loss.predict_proba(scores)
+
+    return Scorer("hist_gradient_boosting", classify, tuple(classes.tolist()))
+
+
+def _booster_call(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.ndarray]:
+    if not encoded.native:
+        raise CompileRefused(f"{model.library} on a non-native encoding")
+    if model.library == "lightgbm":
+        booster = model.model_.booster_
+        expected = [encoded.categories[name] for name in encoded.categorical]
+        if (booster.pandas_categorical or []) != expected:
+            raise CompileRefused("LightGBM's categories differ from its encoder's")
+        return lambda matrix: np.asarray(booster.predict(matrix, num_threads=1))
+    if model.library == "xgboost":
+        booster = copy.deepcopy(model.model_.get_booster())
+        booster.set_param({"nthread": 1})
+        return lambda matrix: np.asarray(booster.inplace_predict(matrix, validate_features=False))
+    raise CompileRefused(f"unknown booster library {model.library!r}")
+
+
+def _booster(model: Any, encoded: Encoded) -> Scorer:
+    call = _booster_call(model, encoded)
+    if isinstance(model, BoosterRegressor):
+        return Scorer(model.library, lambda matrix: (np.asarray(call(matrix), dtype="float64"), None))
+    classes = np.asarray(model.classes_)
+
+    def classify(matrix: np.ndarray) -> Output:
+        proba = call(matrix)
+        if proba.ndim == 1:  # binary: both libraries' wrappers stack (1 - p, p) in the output's own precision
+            proba = np.vstack((1.0 - proba, proba)).transpose()
+        proba = np.asarray(proba, dtype="float64")
+        return classes[np.argmax(proba, axis=1)], proba
+
+    return Scorer(model.library, classify, tuple(classes.tolist()))
+
+
+def _dummy(model: Any) -> Scorer:
+    if isinstance(model, DummyRegressor):
+        if model.n_outputs_ != 1:
+            raise CompileRefused("a multi-output dummy regressor")
+        constant = np.asarray(model.constant_).ravel()[0]
+        return Scorer("dummy", lambda matrix: (np.full(len(matrix), constant), None))
+    if model.strategy != "prior" or model.n_outputs_ != 1:
+        raise CompileRefused(f"dummy classifier strategy {model.strategy!r}")
+    classes, prior = np.asarray(model.classes_), np.asarray(model.class_prior_, dtype="float64")
+    label = classes[prior.argmax()]
+
+    def classify(matrix: np.ndarray) -> Output:
+        return np.full(len(matrix), label, dtype=classes.dtype), np.tile(prior, (len(matrix), 1))
+
+    return Scorer("dummy", classify, tuple(classes.tolist()))
+
+
+def compile_estimator(model: Any, encoded: Encoded) -> Scorer:
+    """The native fast call of a fitted final estimator, given the encoder that feeds it."""
+    kind = type(model)
+    if kind is LogisticRegression or kind in LINEAR_REGRESSORS:
+        return _linear(model)
+    if kind in FORESTS:
+        return _forest(model)
+    if kind in (HistGradientBoostingRegressor, HistGradientBoostingClassifier):
+        return _hist_gradient_boosting(model, encoded)
+    if kind in (BoosterRegressor, BoosterClassifier):
+        return _booster(model, encoded)
+    if kind in (DummyRegressor, DummyClassifier):
+        return _dummy(model)
+    raise CompileRefused(f"unknown estimator {kind.__name__}")

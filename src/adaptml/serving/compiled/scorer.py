@@ -1,0 +1,126 @@
+"""A compiled record scorer per model: the typed frame in, the pickled pipeline's predictions out, over arrays.
+
+Derived from the pipeline tail that follows the SchemaCoercer (serving validates with the same schema), as wrapped
+by ``sharing.share_steps``: every step's chained key names the work, so inside ``shared_work()`` the columns, date
+parts, encodings and member outputs that models have in common are computed once; an ensemble blends the outputs
+its members (the other models) already computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from adaptml.serving.compiled.columns import CompileRefused, compile_head_step, frame_columns
+from adaptml.serving.compiled.encoders import compile_encoder
+from adaptml.serving.compiled.estimators import Output, compile_estimator
+from adaptml.serving.sharing import SharedPipeline, remember
+from adaptml.training.ensemble import EnsembleClassifier, EnsembleRegressor
+
+__all__ = ["CompiledModel", "compile_model"]
+
+COLUMNS_KEY = "fast:columns"
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """A fast path with the interface ``predict_model`` uses: ``predict``, ``predict_proba``, ``classes_``."""
+
+    key: str
+    family: str
+    steps: tuple[tuple[str, Callable[[Any], Any]], ...]
+    finish: Callable[[Any], Output]
+    classes: tuple[Any, ...] = ()
+
+    @property
+    def classes_(self) -> np.ndarray:
+        if not self.classes:
+            raise AttributeError("classes_")
+        return np.asarray(self.classes, dtype=object)
+
+    @property
+    def predict_proba(self) -> Callable[[Any], np.ndarray | None]:
+        if not self.classes:
+            raise AttributeError("predict_proba")
+        return lambda frame: self.outputs(frame)[1]
+
+    def outputs(self, frame: pd.DataFrame | dict[str, np.ndarray]) -> Output:
+        """Labels or values, and probabilities for classifiers; shared work reused within ``shared_work()``."""
+        data: Any = frame
+        if isinstance(frame, pd.DataFrame):
+            data = remember(COLUMNS_KEY, frame, lambda: frame_columns(frame))
+        for key, step in self.steps:
+            data = remember(key, data, lambda step=step, data=data: step(data))
+        final = data
+        return remember(f"{self.key}:fast", final, lambda: self.finish(final))
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.outputs(frame)[0]
+
+
+def _pipeline_parts(wrapped: Any) -> tuple[list[Any], list[str]]:
+    if not isinstance(wrapped, SharedPipeline):
+        raise CompileRefused("the pipeline's coercion does not use the version's schema")
+    steps = [step for _, step in wrapped.pipeline.steps]
+    if any(step in (None, "passthrough") for step in steps):
+        raise CompileRefused("a passthrough step")
+    return steps, list(wrapped.keys)
+
+
+def compile_model(wrapped: Any) -> CompiledModel:
+    """The fast path of one shared pipeline tail (dates -> select -> encode -> estimator, or an ensemble)."""
+    steps, keys = _pipeline_parts(wrapped)
+    final = steps[-1]
+    if type(final) in (EnsembleRegressor, EnsembleClassifier):
+        if len(steps) != 1:
+            raise CompileRefused("steps before an ensemble")
+        return _ensemble(final, keys[-1])
+    if len(steps) < 2:
+        raise CompileRefused("no encoder before the estimator")
+    head = [(f"{key}:fast", compile_head_step(step)) for step, key in zip(steps[:-2], keys, strict=False)]
+    encoded = compile_encoder(steps[-2])
+    scorer = compile_estimator(final, encoded)
+    chain = (*head, (f"{keys[-2]}:fast", encoded.run))
+    return CompiledModel(keys[-1], scorer.family, chain, scorer.run, scorer.classes)
+
+
+def _member_output(member: CompiledModel, frame: Any, classes: tuple[Any, ...]) -> np.ndarray:
+    """What ``training.evaluation.model_output`` gives: values, or probabilities aligned to ``classes``."""
+    labels, proba = member.outputs(frame)
+    if not classes:
+        return np.asarray(labels, dtype="float64")
+    assert proba is not None
+    known = list(member.classes)
+    if known == list(classes):
+        return np.asarray(proba, dtype="float64")
+    aligned = np.zeros((len(proba), len(classes)))
+    for column, label in enumerate(classes):
+        if label in known:
+            aligned[:, column] = proba[:, known.index(label)]
+    return aligned
+
+
+def _ensemble(final: Any, key: str) -> CompiledModel:
+    members_by_name = dict(final.members or [])
+    weights = dict(final.weights or {})
+    members = {}
+    for name in weights:
+        try:
+            members[name] = compile_model(members_by_name[name])
+        except CompileRefused as error:
+            raise CompileRefused(f"ensemble member {name}: {error}") from error
+    classes = tuple(np.asarray(final.classes_).tolist()) if isinstance(final, EnsembleClassifier) else ()
+    total = sum(weights.values())
+
+    def blend(frame: Any) -> Output:
+        outputs = {name: _member_output(member, frame, classes) for name, member in members.items()}
+        blended: Any = sum(outputs[name] * (weight / total) for name, weight in weights.items())
+        if not classes:
+            return blended, None
+        return np.asarray(final.classes_)[np.argmax(blended, axis=1)], blended
+
+    return CompiledModel(key, "ensemble", (), blend, classes)
