@@ -11,8 +11,8 @@ import pandas as pd
 from adaptml.pipeline import workspace as layout
 from adaptml.pipeline.context import RunContext
 from adaptml.pipeline.plan import RunPlan, train_label
-from adaptml.pipeline.preparation import Clean, Explore, Select, Split, Targets
-from adaptml.pipeline.stage import Stage, read_frame, read_problem
+from adaptml.pipeline.preparation import Clean, Explore, Select, Split
+from adaptml.pipeline.stage import Stage, Targets, read_frame, read_problem
 from adaptml.registry import Registry, new_version_id, signing_key_from_env
 from adaptml.training import (
     SelectionReport,

@@ -5,15 +5,13 @@ from __future__ import annotations
 from adaptml.errors import DataError
 from adaptml.pipeline import workspace as layout
 from adaptml.pipeline.context import RunContext
-from adaptml.pipeline.stage import Stage, WorkspaceTarget, read_frame, read_problem
+from adaptml.pipeline.stage import Stage, Targets, read_frame, read_problem
 from adaptml.registry import sha256_hex
 from adaptml.schema import infer_schema
 from adaptml.storage import read_table
 from adaptml.training import clean, plan_features, resolve_task, select_features, split, target_labels
 
 __all__ = ["Clean", "Explore", "Ingest", "Select", "Split"]
-
-Targets = dict[str, WorkspaceTarget]
 
 
 class Ingest(Stage):

@@ -18,7 +18,7 @@ from adaptml.pipeline.workspace import Artifact
 from adaptml.schema import Schema
 from adaptml.training import TaskInfo, target_labels
 
-__all__ = ["Stage", "WorkspaceTarget", "read_frame", "read_problem"]
+__all__ = ["Stage", "Targets", "WorkspaceTarget", "read_frame", "read_problem"]
 
 T = TypeVar("T")
 
@@ -47,6 +47,9 @@ class WorkspaceTarget(luigi.Target, Generic[T]):
     def dump(self, value: T) -> int:
         """Store the value; returns the stored size in bytes."""
         return context_for(self.run_id).workspace.dump(self.artifact, value)
+
+
+Targets = dict[str, WorkspaceTarget[Any]]
 
 
 class Stage(luigi.Task):

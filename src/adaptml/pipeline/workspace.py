@@ -83,7 +83,7 @@ def _array_bytes(array: np.ndarray) -> bytes:
 
 def _zip_bytes(files: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # PNGs and gzip-sized HTML: no recompression
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
         for path, data in sorted(files.items()):
             archive.writestr(path, data)
     return buffer.getvalue()
@@ -167,10 +167,11 @@ class Workspace:
         return self.storage.exists(self.uri(artifact))
 
     def read_bytes(self, artifact: Artifact[Any]) -> bytes:
+        """Every read passes here: the place to verify an artifact before anything decodes (unpickles) it."""
         return self.storage.get_bytes(self.uri(artifact))
 
     def write_bytes(self, artifact: Artifact[Any], data: bytes) -> int:
-        """Store one artifact in a single PUT; returns its size in bytes."""
+        """Every write passes here, one PUT per artifact; returns the stored size in bytes."""
         self.storage.put_bytes(self.uri(artifact), data)
         return len(data)
 
