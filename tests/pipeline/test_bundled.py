@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from sklearn.metrics import root_mean_squared_error
 from sklearn.pipeline import make_pipeline
 
 from adaptml.config import load_config
+from adaptml.pipeline import workspace as layout
 from adaptml.registry import Registry
 from adaptml.schema import Schema
 from adaptml.storage import Storage
@@ -34,11 +33,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _default_hgb_rmse(storage: Storage, registry: Registry, run_id: str) -> float:
     """A default HistGradientBoostingRegressor on the run's own train/test split, with the same date parts."""
-    workspace = registry.runs_uri(run_id)
-    schema = Schema.from_dict(json.loads(storage.get_bytes(workspace.join("clean/problem.json")))["schema"])
-    train, test = (
-        pd.read_parquet(io.BytesIO(storage.get_bytes(workspace.join(f"split/{p}.parquet")))) for p in ("train", "test")
-    )
+    workspace = layout.Workspace(storage, registry.runs_uri(run_id))
+    schema = Schema.from_dict(workspace.load(layout.PROBLEM)["schema"])
+    train, test = workspace.load(layout.TRAIN_SPLIT), workspace.load(layout.TEST_SPLIT)
     plan = plan_features(schema, train)
     model = make_pipeline(
         DateParts(plan.datetime),

@@ -1,23 +1,20 @@
 """What every task of one run shares: the config, the storage, the workspace and the channel for progress events.
 
-Luigi builds tasks from their parameters (just ``run_id`` and, for training, ``model``), so the rest is looked up
-here by run id. Events travel through a multiprocessing queue, so tasks in worker processes (``--workers N``)
-report too.
+Luigi builds tasks from their parameters (just ``run_id`` and, for training, ``model``), so the rest (the run plan
+too) is looked up here by run id. Events travel through a multiprocessing queue, so tasks in worker processes
+(``--workers N``) report too.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from adaptml.config import Config
 from adaptml.errors import AdaptmlError
+from adaptml.pipeline.plan import RunPlan
+from adaptml.pipeline.workspace import Workspace
 from adaptml.storage import S3Uri, Storage
 
 __all__ = ["RunContext", "StageEvent", "context_for", "forget", "register"]
@@ -38,11 +35,14 @@ class StageEvent:
 
 @dataclass
 class RunContext:
+    """One run's shared state; ``root`` is the workspace's address, ``plan`` is derived once from the config."""
+
     config: Config
+    plan: RunPlan
     run_id: str
     data_sha256: str
     storage: Storage
-    workspace: S3Uri
+    root: S3Uri
     threads_per_task: int = 1
     source_bytes: bytes | None = field(default=None, repr=False)
     events: Any = field(default=None, repr=False)
@@ -55,41 +55,14 @@ class RunContext:
             self.owner_pid = os.getpid()
         return self.storage
 
-    def uri(self, path: str) -> S3Uri:
-        return self.workspace.join(path)
+    @property
+    def workspace(self) -> Workspace:
+        """The run's workspace, through this process's storage client."""
+        return Workspace(self.client(), self.root)
 
     def emit(self, event: StageEvent) -> None:
         if self.events is not None:
             self.events.put(event)
-
-    # -- typed object access -------------------------------------------------------------------------------
-    def read_bytes(self, path: str) -> bytes:
-        return self.client().get_bytes(self.uri(path))
-
-    def write_bytes(self, path: str, data: bytes) -> None:
-        self.client().put_bytes(self.uri(path), data)
-
-    def read_json(self, path: str) -> Any:
-        return json.loads(self.read_bytes(path))
-
-    def write_json(self, path: str, data: Any) -> None:
-        self.write_bytes(path, json.dumps(data, indent=2, default=str).encode("utf-8"))
-
-    def read_frame(self, path: str) -> pd.DataFrame:
-        return pd.read_parquet(io.BytesIO(self.read_bytes(path)))
-
-    def write_frame(self, path: str, frame: pd.DataFrame) -> None:
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        self.write_bytes(path, buffer.getvalue())
-
-    def read_array(self, path: str) -> np.ndarray:
-        return np.load(io.BytesIO(self.read_bytes(path)), allow_pickle=False)
-
-    def write_array(self, path: str, array: np.ndarray) -> None:
-        buffer = io.BytesIO()
-        np.save(buffer, array, allow_pickle=False)
-        self.write_bytes(path, buffer.getvalue())
 
 
 def register(context: RunContext) -> RunContext:

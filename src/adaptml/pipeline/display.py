@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -12,10 +13,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from adaptml.config import Config
 from adaptml.pipeline.context import StageEvent
-from adaptml.pipeline.runner import TrainResult
-from adaptml.pipeline.tasks import model_names, real_models
+from adaptml.pipeline.result import TrainResult
 
 __all__ = ["LiveProgress", "show_result"]
 
@@ -27,19 +26,15 @@ _STATE_STYLE = {
 }
 
 
-def stage_names(cfg: Config) -> list[str]:
-    names = ["ingest", "clean", "explore", "split", "select", *[f"train {m}" for m in model_names(cfg.models)]]
-    if len(real_models(cfg.models)) >= 2:
-        names.append("ensemble")
-    return [*names, "evaluate", "publish"]
-
-
 class LiveProgress:
-    """A live table of stages (waiting, running, done with seconds, done earlier, failed), fed by stage events."""
+    """A live table of stages (waiting, running, done with seconds, done earlier, failed), fed by stage events.
 
-    def __init__(self, console: Console | None, cfg: Config) -> None:
+    ``stages`` are the run plan's, in order; a stage it did not list still shows up when its first event arrives.
+    """
+
+    def __init__(self, console: Console | None, stages: Sequence[str]) -> None:
         self.console = console or Console()
-        self.states: dict[str, str] = dict.fromkeys(stage_names(cfg), "waiting")
+        self.states: dict[str, str] = dict.fromkeys(stages, "waiting")
         self.started: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
         self._lock = threading.Lock()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import pickle
 import time
 from typing import Any
 
 import luigi
 import pandas as pd
 
+from adaptml.pipeline import workspace as layout
 from adaptml.pipeline.context import RunContext
-from adaptml.pipeline.preparation import Explore, Select
-from adaptml.pipeline.stage import PUBLISHED, Stage, WorkspaceTarget, load_frame, load_problem, model_names, real_models
+from adaptml.pipeline.plan import RunPlan, train_label
+from adaptml.pipeline.preparation import Clean, Explore, Select, Split
+from adaptml.pipeline.stage import Stage, Targets, read_frame, read_problem
 from adaptml.registry import Registry, new_version_id, signing_key_from_env
 from adaptml.training import (
     SelectionReport,
@@ -39,19 +40,20 @@ class Train(Stage):
     model = luigi.Parameter()
 
     def label(self) -> str:
-        return f"train {self.model}"
+        return train_label(str(self.model))
 
-    def requires(self) -> Select:
-        return Select(run_id=self.run_id)
+    def requires(self) -> dict[str, Stage]:
+        run = self.run_id
+        return {"clean": Clean(run_id=run), "split": Split(run_id=run), "select": Select(run_id=run)}
 
-    def output(self) -> dict[str, WorkspaceTarget]:
-        base = f"models/{self.model}"
-        return {n: self.target(f"{base}.{n}") for n in ("pkl", "oof.npy", "json")}
+    def output(self) -> Targets:
+        return {key: self.target(artifact) for key, artifact in layout.model_files(str(self.model)).items()}
 
     def execute(self, context: RunContext) -> None:
-        schema, info = load_problem(context)
-        train = load_frame(context, "split/train.parquet", schema, info)
-        selection = SelectionReport.from_dict(context.read_json("reports/selection.json"))
+        inputs = self.input()
+        schema, info = read_problem(inputs["clean"])
+        train = read_frame(inputs["split"]["train"], schema, info)
+        selection = SelectionReport.from_dict(inputs["select"]["selection"].load())
         plan = FeaturePlan(**_plan_fields(selection.plan)).kept(selection.kept)
         cfg = context.config
         result = fit_model(
@@ -66,12 +68,11 @@ class Train(Stage):
             budget_seconds=cfg.tuning.budget_seconds,
             shuffle=cfg.split.strategy != "time",
         )
-        data = pickle.dumps(result.pipeline, protocol=5)
-        base = f"models/{self.model}"
-        context.write_array(f"{base}.oof.npy", result.oof)
-        context.write_bytes(f"{base}.pkl", data)
+        out = self.output()
+        out["oof"].dump(result.oof)
+        size = out["pickle"].dump(result.pipeline)
         facts = {"cv_scores": list(result.cv_scores), "fit_seconds": result.fit_seconds, "params": result.params}
-        context.write_json(f"{base}.json", {**facts, "tuning": result.tuning, "pickle_bytes": len(data)})
+        out["facts"].dump({**facts, "tuning": result.tuning, "pickle_bytes": size})
 
 
 def _plan_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -83,30 +84,40 @@ class Ensemble(Stage):
 
     stage = "ensemble"
 
-    def requires(self) -> list[Train]:
-        return [Train(run_id=self.run_id, model=m) for m in real_models(self.context.config.models)]
+    def requires(self) -> dict[str, Any]:
+        run = self.run_id
+        members = {name: Train(run_id=run, model=name) for name in self.context.plan.members}
+        return {"clean": Clean(run_id=run), "split": Split(run_id=run), "models": members}
 
-    def output(self) -> dict[str, WorkspaceTarget]:
-        return {n: self.target(f"models/{ENSEMBLE}.{n}") for n in ("pkl", "json")}
+    def output(self) -> Targets:
+        return {key: self.target(artifact) for key, artifact in layout.ensemble_files(ENSEMBLE).items()}
 
     def execute(self, context: RunContext) -> None:
-        schema, info = load_problem(context)
-        train = load_frame(context, "split/train.parquet", schema, info)
-        names = real_models(context.config.models)
+        inputs = self.input()
+        schema, info = read_problem(inputs["clean"])
+        train = read_frame(inputs["split"]["train"], schema, info)
+        members = inputs["models"]
         started = time.perf_counter()
-        oof = {name: context.read_array(f"models/{name}.oof.npy") for name in names}
+        oof = {name: members[name]["oof"].load() for name in context.plan.members}
         y = train[schema.target]
         weights = greedy_weights(oof, y, info)
         split, folds = context.config.split, context.config.tuning.cv_folds
         splits = cv_splits(y, info, folds=folds, seed=split.seed, shuffle=split.strategy != "time")
         cv_scores = fold_scores(oof, weights, y, info, splits)
-        pipelines = {name: pickle.loads(context.read_bytes(f"models/{name}.pkl")) for name in weights}
+        pipelines = {name: members[name]["pickle"].load() for name in weights}
         model = build_ensemble(pipelines, weights, schema, info, train)
-        data = pickle.dumps(model, protocol=5)
-        member_seconds = sum(context.read_json(f"models/{name}.json")["fit_seconds"] for name in weights)
-        context.write_bytes(f"models/{ENSEMBLE}.pkl", data)
+        member_seconds = sum(members[name]["facts"].load()["fit_seconds"] for name in weights)
+        size = self.output()["pickle"].dump(model)
         facts = {"weights": weights, "fit_seconds": member_seconds + time.perf_counter() - started}
-        context.write_json(f"models/{ENSEMBLE}.json", {**facts, "cv_scores": cv_scores, "pickle_bytes": len(data)})
+        self.output()["facts"].dump({**facts, "cv_scores": cv_scores, "pickle_bytes": size})
+
+
+def _evaluated(run_id: str, plan: RunPlan) -> dict[str, Stage]:
+    """The task that writes each model on the leaderboard, by model name."""
+    tasks: dict[str, Stage] = {name: Train(run_id=run_id, model=name) for name in plan.models}
+    if plan.has_ensemble:
+        tasks[ENSEMBLE] = Ensemble(run_id=run_id)
+    return tasks
 
 
 class Evaluate(Stage):
@@ -114,29 +125,24 @@ class Evaluate(Stage):
 
     stage = "evaluate"
 
-    def requires(self) -> list[luigi.Task]:
-        models = self.context.config.models
-        tasks: list[luigi.Task] = [Train(run_id=self.run_id, model=m) for m in model_names(models)]
-        if len(real_models(models)) >= 2:
-            tasks.append(Ensemble(run_id=self.run_id))
-        return tasks
+    def requires(self) -> dict[str, Any]:
+        run = self.run_id
+        return {"clean": Clean(run_id=run), "split": Split(run_id=run), "models": _evaluated(run, self.context.plan)}
 
-    def output(self) -> WorkspaceTarget:
-        return self.target("evaluate/leaderboard.json")
+    def output(self) -> Targets:
+        return {"leaderboard": self.target(layout.LEADERBOARD)}
 
     def execute(self, context: RunContext) -> None:
-        schema, info = load_problem(context)
-        test = load_frame(context, "split/test.parquet", schema, info)
-        names = model_names(context.config.models)
-        if len(real_models(context.config.models)) >= 2:
-            names.append(ENSEMBLE)
+        inputs = self.input()
+        schema, info = read_problem(inputs["clean"])
+        test = read_frame(inputs["split"]["test"], schema, info)
         rows = []
-        for name in names:
-            facts = context.read_json(f"models/{name}.json")
-            model = pickle.loads(context.read_bytes(f"models/{name}.pkl"))
+        for name in context.plan.evaluated:
+            files = inputs["models"][name]
+            facts = files["facts"].load()
             row = evaluate_model(
                 name,
-                model,
+                files["pickle"].load(),
                 test,
                 info,
                 target=schema.target,
@@ -145,39 +151,54 @@ class Evaluate(Stage):
                 pickle_bytes=facts["pickle_bytes"],
             )
             rows.append(row)
-        context.write_json("evaluate/leaderboard.json", leaderboard_records(leaderboard(rows, info)))
+        self.output()["leaderboard"].dump(leaderboard_records(leaderboard(rows, info)))
 
 
 class Publish(Stage):
-    """Publish the version to the registry (files, manifest, then LATEST) and mark the run as published."""
+    """Publish the version to the registry (files, manifest, then LATEST) and record the run's outcome.
+
+    The record (version, leaderboard, task, metric, leakage suspects, report address) is all the runner reports, so
+    it never re-reads other stages' files; its existence marks the run as published.
+    """
 
     stage = "publish"
 
-    def requires(self) -> dict[str, luigi.Task]:
-        return {"evaluate": Evaluate(run_id=self.run_id), "explore": Explore(run_id=self.run_id)}
+    def requires(self) -> dict[str, Any]:
+        run = self.run_id
+        return {
+            "clean": Clean(run_id=run),
+            "explore": Explore(run_id=run),
+            "select": Select(run_id=run),
+            "evaluate": Evaluate(run_id=run),
+            "models": _evaluated(run, self.context.plan),
+        }
 
-    def output(self) -> WorkspaceTarget:
-        return self.target(PUBLISHED)
+    def output(self) -> Targets:
+        return {"published": self.target(layout.PUBLISHED)}
 
     def execute(self, context: RunContext) -> None:
-        cfg = context.config
-        schema, info = load_problem(context)
-        board = pd.DataFrame(context.read_json("evaluate/leaderboard.json"))
-        eda = context.read_json("eda/summary.json")
-        models = {str(name): context.read_bytes(f"models/{name}.pkl") for name in board["model"]}
+        inputs = self.input()
+        schema, info = read_problem(inputs["clean"])
+        records = inputs["evaluate"]["leaderboard"].load()
+        board = pd.DataFrame(records)
+        eda = inputs["explore"]["summary"].load()
+        models = {str(name): inputs["models"][str(name)]["pickle"].load_bytes() for name in board["model"]}
         reports = {
-            "cleaning": context.read_json("reports/cleaning.json"),
-            "selection": context.read_json("reports/selection.json"),
+            "cleaning": inputs["clean"]["report"].load(),
+            "selection": inputs["select"]["selection"].load(),
             "eda": {"alerts": eda["alerts"], "leakage": eda["leakage"]},
         }
-        eda_files = {path: context.read_bytes(f"eda/files/{path}") for path in eda["files"]}
+        eda_files = inputs["explore"]["files"].load()
         files = version_files(board=board, schema=schema, models=models, eda_files=eda_files, reports=reports)
         extra = {"leakage": eda["leakage"], "selection": {k: reports["selection"][k] for k in ("kept", "dropped")}}
+        cfg = context.config
         metadata = version_metadata(
             config=cfg, board=board, schema=schema, info=info, data_sha256=context.data_sha256, run=context.run_id
         )
         registry = Registry(cfg.registry, cfg.project, storage=context.client(), signing_key=signing_key_from_env())
         version = new_version_id(context.run_id)
         latest = registry.publish(version, files, {**metadata, **extra})
-        marker = {"version": version, "manifest_sha256": latest.manifest_sha256, "report": "eda/report.html"}
-        context.write_json(PUBLISHED, marker)
+        report = registry.version_uri(version).join("eda", "report.html")
+        outcome = {"version": version, "manifest_sha256": latest.manifest_sha256, "report_uri": str(report)}
+        task = {"task": info.task, "metric": info.metric, "higher_is_better": info.higher_is_better}
+        self.output()["published"].dump({**outcome, **task, "leaderboard": records, "leakage": eda["leakage"]})

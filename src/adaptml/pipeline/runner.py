@@ -11,43 +11,28 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
 import luigi
-import pandas as pd
 
 from adaptml import __version__, errors
 from adaptml.config import Config, parse_config
 from adaptml.errors import AdaptmlError, ConfigError
 from adaptml.pipeline.context import RunContext, StageEvent, forget, register
-from adaptml.pipeline.tasks import PUBLISHED, Publish
+from adaptml.pipeline.display import LiveProgress, show_result
+from adaptml.pipeline.plan import RunPlan
+from adaptml.pipeline.result import TrainResult
+from adaptml.pipeline.tasks import Publish
+from adaptml.pipeline.workspace import PUBLISHED, Workspace
 from adaptml.registry import Registry, sha256_hex
-from adaptml.storage import S3Uri, Storage
+from adaptml.storage import Storage
 from adaptml.training import run_id
 from adaptml.training.zoo import available_cores
 
 __all__ = ["TrainResult", "train", "train_command"]
 
 ProgressCallback = Callable[[StageEvent], None]
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a run produced: the ranked leaderboard, the published version and where its EDA report is."""
-
-    run_id: str
-    version: str
-    up_to_date: bool
-    leaderboard: pd.DataFrame
-    report_uri: str
-    metric: str
-    higher_is_better: bool
-    task: str
-    leakage: list[dict[str, Any]] = field(default_factory=list)
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    total_seconds: float = 0.0
 
 
 def train(
@@ -64,11 +49,10 @@ def train(
     data = storage.get_bytes(cfg.data.uri)
     data_sha = sha256_hex(data)
     run = run_id(cfg, data_sha, __version__)
-    registry = Registry(cfg.registry, cfg.project, storage=storage)
-    workspace = registry.runs_uri(run)
-    marker = workspace.join(PUBLISHED)
-    if storage.exists(marker):
-        return _result(storage, workspace, cfg, run, up_to_date=True, seconds={}, started=started)
+    root = Registry(cfg.registry, cfg.project, storage=storage).runs_uri(run)
+    workspace = Workspace(storage, root)
+    if workspace.exists(PUBLISHED):
+        return _result(workspace, run, up_to_date=True, seconds={}, started=started)
     if scheduler_url:
         _check_reachable(scheduler_url)
     seconds: dict[str, float] = {}
@@ -80,7 +64,8 @@ def train(
         if workers > 1:
             outcome = _build_in_fresh_process(cfg, run, data_sha, events, workers=workers, scheduler_url=scheduler_url)
         else:
-            register(RunContext(cfg, run, data_sha, storage, workspace, available_cores(), data, events))
+            plan = RunPlan.from_config(cfg)
+            register(RunContext(cfg, plan, run, data_sha, storage, root, available_cores(), data, events))
             outcome = _build(Publish(run_id=run), workers=1, scheduler_url=scheduler_url)
     finally:
         events.put(None)
@@ -88,9 +73,9 @@ def train(
         forget(run)
     if failures:
         raise _as_error(failures[0])
-    if not storage.exists(marker):
+    if not workspace.exists(PUBLISHED):
         raise AdaptmlError(f"the training pipeline did not finish ({outcome}); run adaptml train again to resume")
-    return _result(storage, workspace, cfg, run, up_to_date=False, seconds=seconds, started=started)
+    return _result(workspace, run, up_to_date=False, seconds=seconds, started=started)
 
 
 def _build(task: luigi.Task, *, workers: int, scheduler_url: str | None) -> str:
@@ -130,9 +115,9 @@ def _fresh_build(
     multiprocessing.set_start_method("fork", force=True)  # our own fresh process: Luigi's tasks fork from it
     cfg = parse_config(config)
     storage = Storage()
-    workspace = Registry(cfg.registry, cfg.project, storage=storage).runs_uri(run)
+    root = Registry(cfg.registry, cfg.project, storage=storage).runs_uri(run)
     threads = max(1, available_cores() // workers)
-    register(RunContext(cfg, run, data_sha, storage, workspace, threads, None, events))
+    register(RunContext(cfg, RunPlan.from_config(cfg), run, data_sha, storage, root, threads, None, events))
     outcome = _build(Publish(run_id=run), workers=workers, scheduler_url=scheduler_url)
     if "success" not in outcome:
         raise SystemExit(2)
@@ -174,42 +159,16 @@ def _as_error(event: StageEvent) -> AdaptmlError:
 
 
 def _result(
-    storage: Storage,
-    workspace: S3Uri,
-    cfg: Config,
-    run: str,
-    *,
-    up_to_date: bool,
-    seconds: dict[str, float],
-    started: float,
+    workspace: Workspace, run: str, *, up_to_date: bool, seconds: dict[str, float], started: float
 ) -> TrainResult:
-    import json
-
-    marker = json.loads(storage.get_bytes(workspace.join(PUBLISHED)))
-    problem = json.loads(storage.get_bytes(workspace.join("clean/problem.json")))["task"]
-    board = pd.DataFrame(json.loads(storage.get_bytes(workspace.join("evaluate/leaderboard.json"))))
-    leakage = json.loads(storage.get_bytes(workspace.join("eda/summary.json"))).get("leakage", [])
-    registry = Registry(cfg.registry, cfg.project, storage=storage)
-    report = registry.version_uri(marker["version"]).join("eda", "report.html")
-    return TrainResult(
-        run_id=run,
-        version=str(marker["version"]),
-        up_to_date=up_to_date,
-        leaderboard=board,
-        report_uri=str(report),
-        metric=str(problem["metric"]),
-        higher_is_better=bool(problem["higher_is_better"]),
-        task=str(problem["task"]),
-        leakage=list(leakage),
-        stage_seconds=dict(seconds),
-        total_seconds=time.perf_counter() - started,
-    )
+    """The result is what Publish recorded, plus this invocation's timings."""
+    published = workspace.load(PUBLISHED)
+    total = time.perf_counter() - started
+    return TrainResult.from_published(published, run_id=run, up_to_date=up_to_date, seconds=seconds, total=total)
 
 
 def train_command(cfg: Config, *, workers: int = 1, scheduler_url: str | None = None, console: Any = None) -> None:
     """The ``adaptml train`` command: progress while it runs, then the leaderboard, version and report."""
-    from adaptml.pipeline.display import LiveProgress, show_result
-
-    with LiveProgress(console, cfg) as live:
+    with LiveProgress(console, RunPlan.from_config(cfg).stages) as live:
         result = train(cfg, workers=workers, scheduler_url=scheduler_url, progress=live.update)
     show_result(console, result)

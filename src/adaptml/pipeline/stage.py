@@ -1,42 +1,55 @@
-"""The base of every pipeline task: the workspace target, start/finish/failure events, shared loaders."""
+"""The base of every pipeline task: workspace targets that load and dump their artifact, and progress events.
+
+A task reads only through ``self.input()`` (the outputs of the tasks it requires) and writes only its own
+``self.output()``, so what a task reads is always something its requirements declared.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import luigi
 import pandas as pd
 
 from adaptml.errors import AdaptmlError
 from adaptml.pipeline.context import RunContext, StageEvent, context_for
+from adaptml.pipeline.workspace import Artifact
 from adaptml.schema import Schema
 from adaptml.training import TaskInfo, target_labels
 
-__all__ = ["PUBLISHED", "Stage", "WorkspaceTarget", "load_frame", "load_problem", "model_names", "real_models"]
+__all__ = ["Stage", "Targets", "WorkspaceTarget", "read_frame", "read_problem"]
 
-PUBLISHED = "published.json"
-
-
-def model_names(models: tuple[str, ...]) -> list[str]:
-    """The zoo of a run: the dummy baseline first, then the configured models."""
-    return ["dummy", *[m for m in models if m != "dummy"]]
+T = TypeVar("T")
 
 
-def real_models(models: tuple[str, ...]) -> list[str]:
-    return [m for m in models if m != "dummy"]
+class WorkspaceTarget(luigi.Target, Generic[T]):
+    """One artifact of the run workspace; it exists once its single PUT has completed."""
 
-
-class WorkspaceTarget(luigi.Target):
-    """An object in the run workspace; it exists once its single PUT has completed."""
-
-    def __init__(self, run_id: str, path: str) -> None:
+    def __init__(self, run_id: str, artifact: Artifact[T]) -> None:
         self.run_id = run_id
-        self.path = path
+        self.artifact = artifact
+
+    @property
+    def path(self) -> str:
+        return self.artifact.path
 
     def exists(self) -> bool:
-        context = context_for(self.run_id)
-        return context.client().exists(context.uri(self.path))
+        return context_for(self.run_id).workspace.exists(self.artifact)
+
+    def load(self) -> T:
+        return context_for(self.run_id).workspace.load(self.artifact)
+
+    def load_bytes(self) -> bytes:
+        """The stored bytes as they are (to publish them unchanged)."""
+        return context_for(self.run_id).workspace.read_bytes(self.artifact)
+
+    def dump(self, value: T) -> int:
+        """Store the value; returns the stored size in bytes."""
+        return context_for(self.run_id).workspace.dump(self.artifact, value)
+
+
+Targets = dict[str, WorkspaceTarget[Any]]
 
 
 class Stage(luigi.Task):
@@ -52,8 +65,11 @@ class Stage(luigi.Task):
     def label(self) -> str:
         return self.stage
 
-    def target(self, path: str) -> WorkspaceTarget:
-        return WorkspaceTarget(str(self.run_id), path)
+    def target(self, artifact: Artifact[T]) -> WorkspaceTarget[T]:
+        """A target for an artifact the layout says this stage writes."""
+        if artifact.writer != self.stage:
+            raise AdaptmlError(f"{artifact.path} is written by {artifact.writer}, not by {self.stage}")
+        return WorkspaceTarget(str(self.run_id), artifact)
 
     def run(self) -> None:
         context = self.context
@@ -80,12 +96,14 @@ def _report_finished_earlier(task: Stage) -> None:
     task.context.emit(StageEvent("cached", task.label()))
 
 
-def load_problem(context: RunContext) -> tuple[Schema, TaskInfo]:
-    problem = context.read_json("clean/problem.json")
+def read_problem(clean: dict[str, Any]) -> tuple[Schema, TaskInfo]:
+    """The input schema and the task, from Clean's outputs."""
+    problem = clean["problem"].load()
     return Schema.from_dict(problem["schema"]), TaskInfo.from_dict(problem["task"])
 
 
-def load_frame(context: RunContext, path: str, schema: Schema, info: TaskInfo) -> pd.DataFrame:
-    frame = context.read_frame(path)
+def read_frame(target: WorkspaceTarget[pd.DataFrame], schema: Schema, info: TaskInfo) -> pd.DataFrame:
+    """A stored table with its target column as the task's labels again."""
+    frame = target.load()
     frame[schema.target] = target_labels(frame[schema.target], info.task)
     return frame

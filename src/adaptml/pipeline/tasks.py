@@ -1,21 +1,22 @@
-"""The Luigi tasks of a training run: thin adapters that load their inputs from the run workspace on S3, call one
-core function from ``adaptml.training`` (or ``adaptml.eda``) and write their outputs back, one PUT per object.
+"""The Luigi tasks of a training run: thin adapters that load their declared inputs from the run workspace on S3,
+call one core function from ``adaptml.training`` (or ``adaptml.eda``) and dump their declared outputs back, one PUT
+per artifact (the layout is ``adaptml.pipeline.workspace``).
 
     Ingest -> Clean -> Explore ---------------------------------------------.
                     `-> Split -> Select -> Train(model) x N -> Ensemble -> Evaluate -> Publish
 
-Every output lives under ``<registry>/<project>/runs/<run_id>/``; a task is complete when its outputs exist, so a
-rerun skips finished work (a killed run resumes) and a published run ends at once (its marker exists).
+Each task requires every task whose outputs it reads (Train requires Clean, Split and Select), so the Luigi graph is
+the data graph. A task is complete when its outputs exist, so a rerun skips finished work (a killed run resumes) and
+a published run ends at once (its record exists).
 """
 
 from __future__ import annotations
 
 from adaptml.pipeline.modelling import Ensemble, Evaluate, Publish, Train
 from adaptml.pipeline.preparation import Clean, Explore, Ingest, Select, Split
-from adaptml.pipeline.stage import PUBLISHED, Stage, WorkspaceTarget, model_names, real_models
+from adaptml.pipeline.stage import Stage, WorkspaceTarget
 
 __all__ = [
-    "PUBLISHED",
     "Clean",
     "Ensemble",
     "Evaluate",
@@ -27,6 +28,4 @@ __all__ = [
     "Stage",
     "Train",
     "WorkspaceTarget",
-    "model_names",
-    "real_models",
 ]

@@ -1,0 +1,182 @@
+"""The layout of a run workspace, ``<registry>/<project>/runs/<run_id>/``: every artifact, its format, its writer.
+
+This is the only module that names workspace paths. Each artifact is written by exactly one stage (``writer``) and
+read only by stages that require that stage, so the Luigi graph is the data graph. Every read and write passes through
+``Workspace.read_bytes`` / ``Workspace.write_bytes``: the one place to verify or sign workspace objects.
+
+    path                        format   writer
+    ingest/data<.ext>           bytes    ingest      the dataset as fetched (its extension says how to read it)
+    ingest/info.json            json     ingest      uri, sha256, bytes, rows, columns
+    clean/data.parquet          parquet  clean       the typed, deduplicated table
+    clean/problem.json          json     clean       input schema and task (metric, classes)
+    reports/cleaning.json       json     clean       what cleaning did
+    eda/files.zip               zip      explore     the EDA report and plots, by path
+    eda/summary.json            json     explore     file list, alerts, leakage suspects (written last)
+    split/train.parquet         parquet  split       the training split
+    split/test.parquet          parquet  split       the held-out test split
+    reports/selection.json      json     select      the feature plan and the kept columns
+    models/<name>.pkl           pickle   train       the whole fitted pipeline (also ``ensemble``)
+    models/<name>.oof.npy       npy      train       out-of-fold predictions on the training split
+    models/<name>.json          json     train       CV scores, fit seconds, params, pickle size (also ``ensemble``)
+    evaluate/leaderboard.json   json     evaluate    the ranked leaderboard on the test split
+    published.json              json     publish     the outcome of the run; its existence means "published"
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from adaptml.storage import S3Uri, Storage
+
+__all__ = [
+    "CLEAN_DATA",
+    "CLEANING_REPORT",
+    "EDA_FILES",
+    "EDA_SUMMARY",
+    "INGEST_INFO",
+    "LEADERBOARD",
+    "PROBLEM",
+    "PUBLISHED",
+    "SELECTION",
+    "TEST_SPLIT",
+    "TRAIN_SPLIT",
+    "Artifact",
+    "Codec",
+    "Workspace",
+    "ensemble_files",
+    "ingest_data",
+    "model_files",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Codec(Generic[T]):
+    """How a value becomes the bytes of one object, and back."""
+
+    name: str
+    encode: Callable[[T], bytes]
+    decode: Callable[[bytes], T]
+
+
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _array_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _zip_bytes(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+        for path, data in sorted(files.items()):
+            archive.writestr(path, data)
+    return buffer.getvalue()
+
+
+def _unzip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+BYTES: Codec[bytes] = Codec("bytes", bytes, bytes)
+JSON: Codec[Any] = Codec(
+    "json", lambda value: json.dumps(value, indent=2, default=str).encode("utf-8"), lambda data: json.loads(data)
+)
+PARQUET: Codec[pd.DataFrame] = Codec("parquet", _frame_bytes, lambda data: pd.read_parquet(io.BytesIO(data)))
+NPY: Codec[np.ndarray] = Codec("npy", _array_bytes, lambda data: np.load(io.BytesIO(data), allow_pickle=False))
+PICKLE: Codec[Any] = Codec("pickle", lambda value: pickle.dumps(value, protocol=5), pickle.loads)
+ZIP: Codec[dict[str, bytes]] = Codec("zip", _zip_bytes, _unzip)
+
+
+@dataclass(frozen=True)
+class Artifact(Generic[T]):
+    """One object of the workspace: where it lives, how it is encoded, which stage writes it."""
+
+    path: str
+    codec: Codec[T]
+    writer: str
+
+
+def _source_name(uri: str) -> str:
+    name = uri.rsplit("/", 1)[-1]
+    return "data" + (name[name.index(".") :] if "." in name else "")
+
+
+def ingest_data(source_uri: str) -> Artifact[bytes]:
+    """The dataset's bytes, named with the source's extensions (``.csv.gz``) so readers know its format."""
+    return Artifact(f"ingest/{_source_name(source_uri)}", BYTES, "ingest")
+
+
+INGEST_INFO: Artifact[Any] = Artifact("ingest/info.json", JSON, "ingest")
+CLEAN_DATA: Artifact[pd.DataFrame] = Artifact("clean/data.parquet", PARQUET, "clean")
+PROBLEM: Artifact[Any] = Artifact("clean/problem.json", JSON, "clean")
+CLEANING_REPORT: Artifact[Any] = Artifact("reports/cleaning.json", JSON, "clean")
+EDA_FILES: Artifact[dict[str, bytes]] = Artifact("eda/files.zip", ZIP, "explore")
+EDA_SUMMARY: Artifact[Any] = Artifact("eda/summary.json", JSON, "explore")
+TRAIN_SPLIT: Artifact[pd.DataFrame] = Artifact("split/train.parquet", PARQUET, "split")
+TEST_SPLIT: Artifact[pd.DataFrame] = Artifact("split/test.parquet", PARQUET, "split")
+SELECTION: Artifact[Any] = Artifact("reports/selection.json", JSON, "select")
+LEADERBOARD: Artifact[Any] = Artifact("evaluate/leaderboard.json", JSON, "evaluate")
+PUBLISHED: Artifact[Any] = Artifact("published.json", JSON, "publish")
+
+
+def model_files(name: str) -> dict[str, Artifact[Any]]:
+    """What ``Train(name)`` writes, by key: the ``pickle``, its ``facts`` and its out-of-fold predictions ``oof``."""
+    return {
+        "pickle": Artifact(f"models/{name}.pkl", PICKLE, "train"),
+        "facts": Artifact(f"models/{name}.json", JSON, "train"),
+        "oof": Artifact(f"models/{name}.oof.npy", NPY, "train"),
+    }
+
+
+def ensemble_files(name: str) -> dict[str, Artifact[Any]]:
+    """What ``Ensemble`` writes, by the same keys as a trained model's (it has no out-of-fold predictions)."""
+    return {
+        "pickle": Artifact(f"models/{name}.pkl", PICKLE, "ensemble"),
+        "facts": Artifact(f"models/{name}.json", JSON, "ensemble"),
+    }
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Typed access to one run's workspace on S3."""
+
+    storage: Storage
+    root: S3Uri
+
+    def uri(self, artifact: Artifact[Any]) -> S3Uri:
+        return self.root.join(artifact.path)
+
+    def exists(self, artifact: Artifact[Any]) -> bool:
+        return self.storage.exists(self.uri(artifact))
+
+    def read_bytes(self, artifact: Artifact[Any]) -> bytes:
+        """Every read passes here: the place to verify an artifact before anything decodes (unpickles) it."""
+        return self.storage.get_bytes(self.uri(artifact))
+
+    def write_bytes(self, artifact: Artifact[Any], data: bytes) -> int:
+        """Every write passes here, one PUT per artifact; returns the stored size in bytes."""
+        self.storage.put_bytes(self.uri(artifact), data)
+        return len(data)
+
+    def load(self, artifact: Artifact[T]) -> T:
+        return artifact.codec.decode(self.read_bytes(artifact))
+
+    def dump(self, artifact: Artifact[T], value: T) -> int:
+        return self.write_bytes(artifact, artifact.codec.encode(value))
