@@ -3,6 +3,9 @@
 Luigi builds tasks from their parameters (just ``run_id`` and, for training, ``model``), so the rest (the run plan
 too) is looked up here by run id. Events travel through a multiprocessing queue, so tasks in worker processes
 (``--workers N``) report too.
+
+The context also holds the run's workspace key (``adaptml.pipeline.trust``): derived from ``signing_key``, the
+publisher's private signing key, when one is given; otherwise this machine's random key for the run.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from adaptml.config import Config
 from adaptml.errors import AdaptmlError
 from adaptml.pipeline.plan import RunPlan
+from adaptml.pipeline.trust import workspace_key
 from adaptml.pipeline.workspace import Workspace
 from adaptml.storage import S3Uri, Storage
 
@@ -35,7 +39,11 @@ class StageEvent:
 
 @dataclass
 class RunContext:
-    """One run's shared state; ``root`` is the workspace's address, ``plan`` is derived once from the config."""
+    """One run's shared state; ``root`` is the workspace's address, ``plan`` is derived once from the config.
+
+    ``signing_key`` is the publisher's private signing key (never a public key: the workspace key derived from it must
+    stay secret); every process of the run must be given the same one, or none.
+    """
 
     config: Config
     plan: RunPlan
@@ -47,6 +55,9 @@ class RunContext:
     source_bytes: bytes | None = field(default=None, repr=False)
     events: Any = field(default=None, repr=False)
     owner_pid: int = field(default_factory=os.getpid)
+    signing_key: bytes | None = field(default=None, repr=False, kw_only=True)
+    _workspace_key: bytes | None = field(default=None, init=False, repr=False)
+    _verified: dict[str, tuple[str, str]] = field(default_factory=dict, init=False, repr=False)
 
     def client(self) -> Storage:
         """The injected storage in the process that made it; a fresh client in a forked worker process."""
@@ -56,9 +67,16 @@ class RunContext:
         return self.storage
 
     @property
+    def workspace_key(self) -> bytes:
+        """The key that tags and verifies this run's workspace artifacts (derived once per process)."""
+        if self._workspace_key is None:
+            self._workspace_key = workspace_key(self.run_id, self.signing_key)
+        return self._workspace_key
+
+    @property
     def workspace(self) -> Workspace:
-        """The run's workspace, through this process's storage client."""
-        return Workspace(self.client(), self.root)
+        """The run's verified workspace, through this process's storage client."""
+        return Workspace(self.client(), self.root, self.workspace_key, self._verified)
 
     def emit(self, event: StageEvent) -> None:
         if self.events is not None:

@@ -2,7 +2,9 @@
 
 This is the only module that names workspace paths. Each artifact is written by exactly one stage (``writer``) and
 read only by stages that require that stage, so the Luigi graph is the data graph. Every read and write passes through
-``Workspace.read_bytes`` / ``Workspace.write_bytes``: the one place to verify or sign workspace objects.
+``Workspace.read_bytes`` / ``Workspace.write_bytes``, the one place that tags and verifies workspace objects: the
+workspace is never a trust input (see ``Workspace`` and ``adaptml.pipeline.trust``). Each artifact has a tag object
+beside it, ``<path>.mac``.
 
     path                        format   writer
     ingest/data<.ext>           bytes    ingest      the dataset as fetched (its extension says how to read it)
@@ -24,17 +26,22 @@ read only by stages that require that stage, so the Luigi graph is the data grap
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
+import logging
 import pickle
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from adaptml.errors import IntegrityError, ObjectNotFound
+from adaptml.pipeline.trust import artifact_tag, workspace_key
 from adaptml.storage import S3Uri, Storage
 
 __all__ = [
@@ -47,6 +54,7 @@ __all__ = [
     "PROBLEM",
     "PUBLISHED",
     "SELECTION",
+    "TAG_SUFFIX",
     "TEST_SPLIT",
     "TRAIN_SPLIT",
     "Artifact",
@@ -58,6 +66,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+TAG_SUFFIX = ".mac"
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -155,24 +166,59 @@ def ensemble_files(name: str) -> dict[str, Artifact[Any]]:
 
 @dataclass(frozen=True)
 class Workspace:
-    """Typed access to one run's workspace on S3."""
+    """Typed, verified access to one run's workspace on S3.
+
+    Every artifact is written with its tag (``trust.artifact_tag`` under the run's ``key``) in ``<path>.mac``. An
+    artifact whose tag is missing or wrong is absent: ``exists`` says False (with a warning), so Luigi runs its stage
+    again and rewrites it, and ``read_bytes`` refuses it. Nothing is decoded (unpickled) before it verifies.
+    ``key`` defaults to this machine's key for the run ``root`` names, the key of a run without a signing key.
+    ``verified`` remembers the ETags of objects this process wrote or verified, so ``exists`` need not download
+    them again; reads always verify the bytes they return.
+    """
 
     storage: Storage
     root: S3Uri
+    key: bytes | None = field(default=None, repr=False)
+    verified: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        key = self.key if self.key is not None else workspace_key(self.root.name)
+        if len(key) < 16:
+            raise ValueError("a workspace key has at least 16 bytes")
+        object.__setattr__(self, "key", key)
 
     def uri(self, artifact: Artifact[Any]) -> S3Uri:
         return self.root.join(artifact.path)
 
     def exists(self, artifact: Artifact[Any]) -> bool:
-        return self.storage.exists(self.uri(artifact))
+        """Present with a valid tag; an untagged or tampered artifact is absent, so its stage runs again."""
+        uri = self.uri(artifact)
+        etag = self.storage.etag(uri)
+        if etag is None:
+            return False
+        if self.verified.get(str(uri)) == (etag, self.storage.etag(self._tag_uri(artifact))):
+            return True  # the very objects this process wrote or verified
+        try:
+            data = self.storage.get_bytes(uri)
+        except ObjectNotFound:
+            return False
+        return self._verify(artifact, data)
 
     def read_bytes(self, artifact: Artifact[Any]) -> bytes:
-        """Every read passes here: the place to verify an artifact before anything decodes (unpickles) it."""
-        return self.storage.get_bytes(self.uri(artifact))
+        """Every read passes here: the bytes are returned only once their tag verifies, before anything decodes them."""
+        uri = self.uri(artifact)
+        data = self.storage.get_bytes(uri)
+        if not self._verify(artifact, data):
+            raise IntegrityError(f"{uri}: no valid workspace tag, not decoded; run adaptml train again to rebuild it")
+        return data
 
     def write_bytes(self, artifact: Artifact[Any], data: bytes) -> int:
-        """Every write passes here, one PUT per artifact; returns the stored size in bytes."""
-        self.storage.put_bytes(self.uri(artifact), data)
+        """Every write passes here: the artifact, then its tag; returns the stored size in bytes."""
+        uri = self.uri(artifact)
+        tag = artifact_tag(self._key, artifact.path, data).encode("ascii")
+        etag = self.storage.put_bytes(uri, data)
+        tag_etag = self.storage.put_bytes(self._tag_uri(artifact), tag, content_type="text/plain")
+        self.verified[str(uri)] = (etag, tag_etag)
         return len(data)
 
     def load(self, artifact: Artifact[T]) -> T:
@@ -180,3 +226,28 @@ class Workspace:
 
     def dump(self, artifact: Artifact[T], value: T) -> int:
         return self.write_bytes(artifact, artifact.codec.encode(value))
+
+    @property
+    def _key(self) -> bytes:
+        assert self.key is not None  # set in __post_init__
+        return self.key
+
+    def _tag_uri(self, artifact: Artifact[Any]) -> S3Uri:
+        return self.root.join(artifact.path + TAG_SUFFIX)
+
+    def _verify(self, artifact: Artifact[Any], data: bytes) -> bool:
+        """Whether ``data`` carries the artifact's tag; a refusal is logged with the artifact's address."""
+        try:
+            stored = self.storage.get_bytes(self._tag_uri(artifact))
+        except ObjectNotFound:
+            stored = b""
+        if hmac.compare_digest(stored, artifact_tag(self._key, artifact.path, data).encode("ascii")):
+            self.verified[str(self.uri(artifact))] = (_md5(data), _md5(stored))  # S3's ETag of a plain PUT
+            return True
+        problem = "has no tag" if not stored else "fails its tag (changed, or tagged with another key)"
+        _log.warning("workspace artifact %s %s: treated as absent, never decoded", self.uri(artifact), problem)
+        return False
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
