@@ -3,8 +3,8 @@
 #   docker build --target pipeline -t adaptml-pipeline .   # `adaptml train CONFIG`, one-shot
 #   docker build --target app      -t adaptml-app .        # gunicorn serving the latest models
 #   docker build --target demo     -t adaptml-demo .       # + the demo extra: `adaptml s3` (embedded S3, no MinIO)
-# Dependencies become wheels in a build stage; the images install those wheels only (no compilers, no pip cache, no
-# test suites or headers, no test or build tools) and run as a non-root user. Layers are ordered so that a source
+# The images hold a trimmed virtual environment (no compilers, binutils, pip, pip cache, test suites or headers) and
+# run as a non-root user. Layers are ordered so that a source
 # change rebuilds only the small project layer, and a pyproject.toml change that leaves the dependency lists alone
 # rebuilds nothing below it. `make test-images` builds and runs them; deploy/images.md says where the bytes go.
 
@@ -32,7 +32,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/adaptml/bin:$PATH \
-    MPLCONFIGDIR=/tmp/matplotlib \
+    MPLCONFIGDIR=/home/adaptml/.matplotlib \
     ADAPTML_RUNTIME_DIR=/tmp/adaptml-runtime
 # apt's package caches (/var/cache/apt/*.bin, 77 MB on the Debian stand-in base) go with the lists.
 # hadolint ignore=DL3008
@@ -59,7 +59,7 @@ RUN python3 -m venv --without-pip /opt/adaptml \
 FROM base AS runtime
 COPY --from=dependencies /opt/adaptml /opt/adaptml
 
-# ---- installed: adaptml itself, bytecode for what it imports, the configs, the non-root user ---------------------
+# ---- installed: adaptml itself, bytecode for what it imports, matplotlib's font cache, the configs, the user -------
 FROM runtime AS installed
 COPY --from=project /dist /tmp/dist
 COPY deploy/image/check_installed.py /tmp/dist/
@@ -67,7 +67,8 @@ RUN pip --python /opt/adaptml/bin/python install --no-cache-dir --no-index --no-
         /tmp/dist/adaptml-*.whl \
     && pip --python /opt/adaptml/bin/python check \
     && PYTHONDONTWRITEBYTECODE= python /tmp/dist/check_installed.py \
-    && rm -rf /tmp/dist
+    && chown -R adaptml:adaptml /home/adaptml \
+    && rm -rf /tmp/dist /tmp/adaptml-runtime
 WORKDIR /app
 COPY --chown=adaptml:adaptml configs ./configs
 USER 10001:10001
@@ -78,13 +79,16 @@ ENTRYPOINT ["adaptml"]
 CMD ["train", "/app/configs/hotel_rates.yaml"]
 
 # ---- app: the web app under gunicorn; every worker loads the latest verified version when it starts --------------
+# gunicorn binds 0.0.0.0:$PORT when no --bind is given; the healthcheck probes the same port. A host-network run
+# (`make test-images`) sets PORT and adds `--bind 127.0.0.1:$PORT` to GUNICORN_CMD_ARGS.
 FROM installed AS app
 ENV ADAPTML_CONFIG=/app/configs/hotel_rates.yaml \
+    PORT=8000 \
     GUNICORN_CMD_ARGS="--workers 2 --threads 4 --timeout 120 --graceful-timeout 30 --access-logfile -"
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "adaptml.serving.wsgi:app"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT'], timeout=4)"]
+CMD ["gunicorn", "adaptml.serving.wsgi:app"]
 
 # ---- demo: the app image plus the demo extra (moto): `adaptml s3`, for machines that cannot pull MinIO ----------
 FROM app AS demo
