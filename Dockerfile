@@ -66,7 +66,7 @@ COPY deploy/image/check_installed.py /tmp/dist/
 RUN pip --python /opt/adaptml/bin/python install --no-cache-dir --no-index --no-deps --no-compile \
         /tmp/dist/adaptml-*.whl \
     && pip --python /opt/adaptml/bin/python check \
-    && PYTHONDONTWRITEBYTECODE= python /tmp/dist/check_installed.py \
+    && env -u PYTHONDONTWRITEBYTECODE python /tmp/dist/check_installed.py \
     && chown -R adaptml:adaptml /home/adaptml \
     && rm -rf /tmp/dist /tmp/adaptml-runtime
 WORKDIR /app
@@ -92,7 +92,7 @@ CMD ["gunicorn", "adaptml.serving.wsgi:app"]
 
 # ---- demo: the app image plus the demo extra (moto): `adaptml s3`, for machines that cannot pull MinIO ----------
 FROM app AS demo
-USER root
+USER 0
 COPY --from=requirements /build/demo.txt /tmp/demo.txt
 # moto needs botocore's full set of service models: reinstall the same botocore untrimmed.
 RUN pip --python /opt/adaptml/bin/python install --no-cache-dir -r /tmp/demo.txt \

@@ -2,8 +2,9 @@
 where podman is the engine, `docker compose` where docker is. The whole system comes up from the images, the
 pipeline publishes, the app serves it and sends a batch to the compose Dask cluster; then everything is removed.
 
-A third, generated file only makes the pipeline train two quick models (the bundled five take many minutes on two
-shared cores) and publishes the app and S3 ports on free loopback ports; every service is the repository's.
+A third, generated file only makes the pipeline train two quick models with one OpenMP thread (the bundled five
+take many minutes on two shared cores); the app and S3 ports are free loopback ports; every service is the
+repository's.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Stack:
         self.app_port = free_port()
         config = fast_config(workdir, "compose-train.yaml", seed=0)
         fast = {"services": {"pipeline": {"command": ["train", "/app/test/config.yaml"],
+                                          "environment": {"OMP_NUM_THREADS": "1"},  # see test_containers.py
                                           "volumes": [f"{config}:/app/test/config.yaml:ro"]}}}  # fmt: skip
         (workdir / "fast-pipeline.yml").write_text(yaml.safe_dump(fast))
         self.files = [COMPOSE, EMBEDDED_S3_OVERRIDE, workdir / "fast-pipeline.yml"]
@@ -65,12 +67,13 @@ class Stack:
         done = subprocess.run(
             [*self.base, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=False
         )
-        assert not check or done.returncode == 0, f"compose {args[0]} failed:\n{done.stdout[-4000:]}{done.stderr[-4000:]}"
+        output = done.stdout[-4000:] + done.stderr[-4000:]
+        assert not check or done.returncode == 0, f"compose {args[0]} failed:\n{output}"
         return done
 
     def container(self, service: str) -> str:
-        names = self.engine("ps", "-a", "--filter", f"label=com.docker.compose.project={self.project}",
-                            "--filter", f"label=com.docker.compose.service={service}", "--format", "{{.Names}}")  # fmt: skip
+        labels = (f"label=com.docker.compose.project={self.project}", f"label=com.docker.compose.service={service}")
+        names = self.engine("ps", "-a", "--filter", labels[0], "--filter", labels[1], "--format", "{{.Names}}")
         found = names.stdout.split()
         assert found, f"no container for {service}"
         return found[0]

@@ -29,6 +29,9 @@ pytestmark = [pytest.mark.images, pytest.mark.timeout(1800)]
 SIGNING_KEY = secrets.token_hex(32)
 RELOAD_SECRET = secrets.token_hex(32)
 CONFIG_IN_CONTAINER = "/app/test/config.yaml"
+# One OpenMP thread (LightGBM, XGBoost): on a machine whose cores are shared with other jobs, spinning OpenMP threads
+# slow training tenfold. Users' containers keep the default.
+SHARED_CORES = {"OMP_NUM_THREADS": "1"}
 COMPILERS = ("gcc", "cc", "c++", "g++", "clang", "ld", "as", "make")
 
 
@@ -51,7 +54,8 @@ class Deployment:
         started = time.monotonic()
         self.engine.run_once(
             self.images["pipeline"], ["train", CONFIG_IN_CONTAINER],
-            env={**self.s3_env, "ADAPTML_SIGNING_KEY": SIGNING_KEY}, mounts=[f"{config}:{CONFIG_IN_CONTAINER}:ro"],
+            env={**self.s3_env, **SHARED_CORES, "ADAPTML_SIGNING_KEY": SIGNING_KEY},
+            mounts=[f"{config}:{CONFIG_IN_CONTAINER}:ro"],
         )  # fmt: skip
         version = self.latest()
         report.add(f"pipeline image published {version} in {time.monotonic() - started:.0f} s")
@@ -62,8 +66,10 @@ class Deployment:
         port = self.ports[role] = free_port()
         image_env = dict(e.split("=", 1) for e in self.engine.inspect(self.images["app"])["Config"]["Env"])
         gunicorn = f"{image_env['GUNICORN_CMD_ARGS']} --bind 127.0.0.1:{port}"
-        environment = {**self.s3_env, "ADAPTML_CONFIG": CONFIG_IN_CONTAINER, "ADAPTML_SIGNING_KEY": SIGNING_KEY,
-                       "PORT": str(port), "GUNICORN_CMD_ARGS": gunicorn, **env}  # fmt: skip
+        environment = {
+            **self.s3_env, **SHARED_CORES, "ADAPTML_CONFIG": CONFIG_IN_CONTAINER, "ADAPTML_SIGNING_KEY": SIGNING_KEY,
+            "PORT": str(port), "GUNICORN_CMD_ARGS": gunicorn, **env,
+        }  # fmt: skip
         return self.start(role, self.images["app"], env=environment, mounts=[f"{config}:{CONFIG_IN_CONTAINER}:ro"])
 
     def start(self, role: str, image: str, argv: tuple[str, ...] = (), **options: Any) -> str:
@@ -130,6 +136,7 @@ def dask_cluster(deployment: Deployment) -> str:
         "dask-worker", image,
         ("dask", "worker", f"tcp://127.0.0.1:{port}", "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
          "--no-dashboard", "--memory-limit", "2GiB"),
+        env=SHARED_CORES,
     )  # fmt: skip
     wait_for(lambda: "Registered to" in deployment.engine.logs(worker), timeout=180, what="the Dask worker to register")
     return f"tcp://127.0.0.1:{port}"
