@@ -3,10 +3,10 @@
 #   docker build --target pipeline -t adaptml-pipeline .   # `adaptml train CONFIG`, one-shot
 #   docker build --target app      -t adaptml-app .        # gunicorn serving the latest models
 #   docker build --target demo     -t adaptml-demo .       # + the demo extra: `adaptml s3` (embedded S3, no MinIO)
-# The images hold a trimmed virtual environment (no compilers, binutils, pip, pip cache, test suites or headers) and
-# run as a non-root user. Layers are ordered so that a source
-# change rebuilds only the small project layer, and a pyproject.toml change that leaves the dependency lists alone
-# rebuilds nothing below it. `make test-images` builds and runs them; deploy/images.md says where the bytes go.
+# The images hold a trimmed virtual environment (no compilers, binutils, pip cache, test suites or headers, and no
+# pip of its own) and run as a non-root user. A change to the source, or to pyproject.toml that leaves the runtime
+# dependency list alone, rebuilds only the small `installed` layer and what follows it.
+# `make test-images` builds and runs them; deploy/images.md says where the bytes go.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -18,7 +18,7 @@ RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['p
 write = lambda name, deps: open(name, 'w').write('\n'.join(deps) + '\n'); \
 write('runtime.txt', p['dependencies']); write('demo.txt', p['optional-dependencies']['demo'])"
 
-# ---- project: the adaptml wheel alone (seconds; the only stage a source change rebuilds) -------------------------
+# ---- project: the adaptml wheel alone (seconds) -------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS project
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build

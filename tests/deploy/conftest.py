@@ -113,5 +113,16 @@ def fast_config(directory: Path, name: str, *, seed: int, poll_seconds: float = 
     return path
 
 
+def s3_client(s3_env: dict[str, str]) -> Any:
+    """A boto3 client for the host's embedded S3 (its environment is not exported to this process)."""
+    import boto3
+
+    return boto3.session.Session(
+        aws_access_key_id=s3_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=s3_env["AWS_SECRET_ACCESS_KEY"],
+        region_name=s3_env["AWS_DEFAULT_REGION"],
+    ).client("s3", endpoint_url=s3_env["AWS_ENDPOINT_URL"])
+
+
 def seed(config: Path, s3_env: dict[str, str]) -> None:
     subprocess.run([ADAPTML, "seed", str(config)], env={**os.environ, **s3_env}, check=True, timeout=120)

@@ -16,7 +16,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from graphlib import TopologicalSorter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -71,6 +73,30 @@ class Stack:
         assert not check or done.returncode == 0, f"compose {args[0]} failed:\n{output}"
         return done
 
+    def up(self) -> None:
+        """`up -d`; on podman, which before 4.6 cannot wait for a healthcheck and whose `--requires` starts one-shot
+        jobs again, each service is started once its dependencies meet the conditions the files declare."""
+        if not self.engine.is_podman:
+            self("up", "-d")
+            return
+        services: dict[str, Any] = yaml.safe_load(self("config").stdout)["services"]
+        graph = {name: set(service.get("depends_on", {})) for name, service in services.items()}
+        for name in TopologicalSorter(graph).static_order():
+            for dependency, rule in services[name].get("depends_on", {}).items():
+                self.wait_for_condition(dependency, rule["condition"])
+            self("up", "-d", "--no-deps", name)
+
+    def wait_for_condition(self, service: str, condition: str) -> None:
+        if condition == "service_healthy":
+            name = self.container(service)
+            wait_for(lambda: self.engine.healthy(name), timeout=300, interval=3, what=f"{service} to be healthy")
+        elif condition == "service_completed_successfully":
+            code = wait_for(lambda: [self.exit_code(service)] if self.exit_code(service) is not None else None,
+                            timeout=900, interval=3, what=f"{service} to complete")  # fmt: skip
+            assert code == [0], f"{service} exited with {code[0]}"
+        else:
+            wait_for(lambda: self.exit_code(service) is None, timeout=120, what=f"{service} to start")
+
     def container(self, service: str) -> str:
         labels = (f"label=com.docker.compose.project={self.project}", f"label=com.docker.compose.service={service}")
         names = self.engine("ps", "-a", "--filter", labels[0], "--filter", labels[1], "--format", "{{.Names}}")
@@ -89,8 +115,8 @@ def stack(engine: Engine, images: dict[str, str], demo_image: str, tmp_path_fact
     workdir.chmod(0o755)
     running = Stack(engine, workdir)
     started = time.monotonic()
-    running("up", "-d")  # the images are built (and reused) by the session's fixtures, as `up --build` would
     try:
+        running.up()  # the images are built (and reused) by the session's fixtures, as `up --build` would
         yield running
         report.add(f"compose (embedded S3) up, trained, served and checked in {time.monotonic() - started:.0f} s")
     finally:
@@ -101,12 +127,10 @@ def stack(engine: Engine, images: dict[str, str], demo_image: str, tmp_path_fact
 
 def test_compose_with_the_embedded_s3_runs_end_to_end(stack: Stack):
     engine = stack.engine
-    wait_for(lambda: stack.exit_code("minio-setup") == 0, timeout=300, interval=3, what="minio-setup to seed S3")
-    assert wait_for(lambda: stack.exit_code("pipeline") is not None and [stack.exit_code("pipeline")], timeout=900,
-                    interval=5, what="the pipeline to finish") == [0]  # fmt: skip
+    stack.wait_for_condition("minio-setup", "service_completed_successfully")
+    stack.wait_for_condition("pipeline", "service_completed_successfully")
     for service in ("minio", "reload-webhook", "dask-scheduler", "app"):
-        name = stack.container(service)
-        wait_for(lambda name=name: engine.healthy(name), timeout=300, interval=3, what=f"{service}'s healthcheck")
+        stack.wait_for_condition(service, "service_healthy")
     url = f"http://127.0.0.1:{stack.app_port}"
     ready = wait_for(lambda: requests.get(f"{url}/readyz", timeout=5).json().get("ready"), timeout=180,
                      what="the app to serve the published version")  # fmt: skip

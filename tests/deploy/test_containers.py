@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
 from adaptml.reload.handler import HandlerSettings, process_event
 from adaptml.s3server import free_port
 
-from .conftest import TEST_BUCKET, Report, fast_config, seed
+from .conftest import TEST_BUCKET, Report, fast_config, s3_client, seed
 from .containers import Engine, wait_for
 
 pytestmark = [pytest.mark.images, pytest.mark.timeout(1800)]
@@ -45,8 +44,7 @@ class Deployment:
         self.ports: dict[str, int] = {}
 
     def latest(self) -> str:
-        s3 = boto3.client("s3", endpoint_url=self.s3_env["AWS_ENDPOINT_URL"])
-        body = s3.get_object(Bucket=TEST_BUCKET, Key="registry/hotel-rates/LATEST")["Body"].read()
+        body = s3_client(self.s3_env).get_object(Bucket=TEST_BUCKET, Key="registry/hotel-rates/LATEST")["Body"].read()
         return str(json.loads(body)["version"])
 
     def publish(self, config: Path, report: Report) -> str:
@@ -198,8 +196,7 @@ def test_a_new_version_reaches_running_containers_without_a_restart(
     event = {"Records": [{"eventName": "ObjectCreated:Put", "eventTime": "2026-01-01T00:00:00Z",
                           "s3": {"bucket": {"name": TEST_BUCKET},
                                  "object": {"key": "registry/hotel-rates/LATEST", "sequencer": "01"}}}]}  # fmt: skip
-    s3 = boto3.client("s3", endpoint_url=deployment.s3_env["AWS_ENDPOINT_URL"])
-    summary = process_event(event, settings=settings, s3=s3, session=requests.Session())
+    summary = process_event(event, settings=settings, s3=s3_client(deployment.s3_env), session=requests.Session())
     assert summary["ok"] and summary["notified"] == 1, summary
 
     for role in ("notified", "polling"):  # every gunicorn worker: several answers in a row
