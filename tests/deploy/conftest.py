@@ -30,21 +30,26 @@ class Report:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.started = time.monotonic()
 
     def add(self, line: str) -> None:
-        self.lines.append(line)
+        self.lines.append(f"[{time.monotonic() - self.started:5.0f} s] {line}")
+
+
+REPORT = Report()
 
 
 @pytest.fixture(scope="session")
-def report(request: pytest.FixtureRequest) -> Iterator[Report]:
-    collected = Report()
-    started = time.monotonic()
-    yield collected
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and collected.lines:
-        reporter.write_sep("-", "container images")
-        for line in [*collected.lines, f"image tests took {time.monotonic() - started:.0f} s"]:
-            reporter.write_line(line)
+def report() -> Report:
+    return REPORT
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Build times, image sizes and durations, after the test results."""
+    if REPORT.lines:
+        terminalreporter.write_sep("-", "container images")
+        for line in REPORT.lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
