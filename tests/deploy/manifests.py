@@ -16,6 +16,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "docker-compose.yml"
+EMBEDDED_S3_OVERRIDE = ROOT / "docker-compose.embedded-s3.yml"
 SAM_TEMPLATE = ROOT / "deploy" / "lambda" / "template.yaml"
 OUR_IMAGES = ("adaptml-app:local", "adaptml-pipeline:local")
 
@@ -94,8 +95,32 @@ def dockerfile_stages(text: str | None = None) -> dict[str, Stage]:
     return stages
 
 
-def compose() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+class _ComposeLoader(yaml.SafeLoader):
+    """Reads Compose's merge tags: ``!reset`` and ``!override`` become ``Tagged`` values."""
+
+
+@dataclass(frozen=True)
+class Tagged:
+    tag: str
+    value: Any
+
+
+def _tagged(loader: yaml.SafeLoader, node: yaml.Node) -> Tagged:
+    if isinstance(node, yaml.MappingNode):
+        value: Any = loader.construct_mapping(node, deep=True)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_scalar(node)  # type: ignore[arg-type]
+    return Tagged(node.tag, value)
+
+
+for _tag in ("!reset", "!override"):
+    _ComposeLoader.add_constructor(_tag, _tagged)
+
+
+def compose(path: Path = COMPOSE) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(path.read_text(), Loader=_ComposeLoader)  # noqa: S506 - a SafeLoader subclass
     return loaded
 
 

@@ -11,7 +11,16 @@ from adaptml.config import load_config
 from adaptml.reload.webhook import create_webhook_app
 from adaptml.storage import S3Uri
 
-from .manifests import ROOT, compose, dockerfile_stages, our_services, service_command
+from .manifests import (
+    COMPOSE,
+    EMBEDDED_S3_OVERRIDE,
+    ROOT,
+    Tagged,
+    compose,
+    dockerfile_stages,
+    our_services,
+    service_command,
+)
 
 SPEC = compose()
 SERVICES = SPEC["services"]
@@ -92,3 +101,62 @@ def test_the_app_and_workers_share_one_dask_scheduler_and_everyone_uses_minio():
         assert endpoint is None or re.fullmatch(r"http://minio:9000", endpoint), name
     assert "AWS_ENDPOINT_URL" in SERVICES["app"]["environment"]
     assert "AWS_ENDPOINT_URL" in SERVICES["pipeline"]["environment"]
+
+
+# ---- security defaults (issue 14, point 5) ------------------------------------------------------------------------
+
+RAW = COMPOSE.read_text()
+SECRET_NAMES = re.compile(r"(PASSWORD|SECRET|TOKEN|SIGNING_KEY|ACCESS_KEY)")
+
+
+def test_every_published_port_binds_loopback_only():
+    for spec in (SPEC, compose(EMBEDDED_S3_OVERRIDE)):
+        for name, service in spec["services"].items():
+            ports = service.get("ports", [])
+            ports = ports.value if isinstance(ports, Tagged) else ports
+            for port in ports:
+                assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on every interface"
+    assert "ports" not in SERVICES["dask-scheduler"], "the scheduler is for the compose network only"
+
+
+def test_every_credential_and_secret_is_required_and_none_is_written_here():
+    for name, service in SERVICES.items():
+        for key, value in service.get("environment", {}).items():
+            if SECRET_NAMES.search(key) or key == "MINIO_ROOT_USER":
+                assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", str(value)), f"{name}.{key} must be ${{VAR:?...}}"
+    assert not re.search(r":-[^}]*(secret|token|password)", RAW, re.IGNORECASE), "a default secret is written here"
+
+
+def test_only_setup_holds_root_the_pipeline_writes_and_the_app_and_webhook_only_read():
+    root = SERVICES["minio"]["environment"]["MINIO_ROOT_PASSWORD"]
+    for name, service in SERVICES.items():
+        env = service.get("environment", {})
+        if name not in ("minio", "minio-setup"):
+            assert root not in env.values(), f"{name} holds MinIO's root password"
+    assert "PUBLISHER" in SERVICES["pipeline"]["environment"]["AWS_ACCESS_KEY_ID"]
+    for name in ("app", "reload-webhook"):
+        assert "READER" in SERVICES[name]["environment"]["AWS_ACCESS_KEY_ID"], name
+    script = (ROOT / "deploy" / "compose" / "minio-setup.sh").read_text()
+    assert "policy adaptml-reader GetObject\n" in script
+    assert "user reader" in script and "user publisher" in script
+
+
+def test_dask_workers_inherit_no_credentials_or_secrets_and_dashboards_stay_local():
+    for name in ("dask-scheduler", "dask-worker-1", "dask-worker-2"):
+        assert not SERVICES[name].get("environment"), f"{name} needs no credentials or secrets"
+    scheduler = service_command(SERVICES["dask-scheduler"], dockerfile_stages())
+    assert scheduler[scheduler.index("--dashboard-address") + 1].startswith("127.0.0.1:")
+    for name in ("dask-worker-1", "dask-worker-2"):
+        assert "--no-dashboard" in service_command(SERVICES[name], dockerfile_stages())
+
+
+def test_the_embedded_s3_override_replaces_minio_and_keeps_the_rest():
+    override = compose(EMBEDDED_S3_OVERRIDE)["services"]
+    assert set(override) <= set(SERVICES)
+    assert override["minio"]["build"]["target"] == "demo" and "demo" in dockerfile_stages()
+    assert override["minio"]["command"][:2] == ["adaptml", "s3"]
+    assert override["minio"]["depends_on"] == Tagged("!reset", {})  # MinIO waited for the webhook; `s3` need not
+    assert override["reload-webhook"]["command"][:2] == ["adaptml", "lambda-local"]
+    assert "--target" in override["reload-webhook"]["command"]
+    for name in ("app", "pipeline", "dask-scheduler", "dask-worker-1", "dask-worker-2"):
+        assert name not in override, f"{name} runs unchanged"

@@ -127,21 +127,54 @@ def test_the_command_exists_and_parses(where, argv, env, wsgi_routes):
         assert load_config(_repo_path(path)).project, f"{where}: {path}"
 
 
+def _bound_port(argv: list[str], env: dict[str, str]) -> str:
+    """The port a gunicorn command listens on: its --bind, else GUNICORN_CMD_ARGS's, else gunicorn's $PORT default."""
+    for args in (argv, env.get("GUNICORN_CMD_ARGS", "").split()):
+        if "--bind" in args:
+            return args[args.index("--bind") + 1].rsplit(":", 1)[1]
+    return env["PORT"]
+
+
+def _probed(healthcheck: list[str], env: dict[str, str]) -> tuple[str, str]:
+    """(port, path) a python healthcheck probes; a ``%s`` port is the container's $PORT."""
+    url = re.search(r"http://127\.0\.0\.1:(\d+|%s)(/\S*?)'", healthcheck[2])
+    assert url, healthcheck
+    port, path = url.groups()
+    return (env["PORT"] if port == "%s" else port), path
+
+
+def _checked_pairs() -> list[tuple[str, list[str], list[str], dict[str, str]]]:
+    """(where, server argv, healthcheck argv, env): each healthcheck with the command of the same image or service;
+    a compose service without its own healthcheck inherits its image's."""
+    commands = {where: (argv, env) for where, argv, env in _all_commands()}
+    stages = dockerfile_stages()
+    pairs = []
+    for where, (argv, env) in commands.items():
+        if where.endswith(("HEALTHCHECK", "healthcheck")):
+            server = where.rsplit(" ", 1)[0] + (" CMD" if where.startswith("Dockerfile") else "")
+            pairs.append((where, commands[server][0], argv, env))
+        elif where.startswith("compose ") and f"{where} healthcheck" not in commands:
+            service = our_services()[where.removeprefix("compose ")]
+            inherited = stages[service["build"]["target"]].healthcheck
+            if inherited and not service.get("healthcheck", {}).get("disable"):
+                pairs.append((f"{where} (image HEALTHCHECK)", argv, list(inherited), env))
+    return pairs
+
+
 def test_healthchecks_probe_routes_the_servers_have(wsgi_routes):
-    for where, argv, _ in _all_commands():
-        if argv[0] != "python":
-            continue
-        url = re.search(r"http://127\.0\.0\.1:(\d+)(/\S*?)'", argv[2])
-        assert url, where
-        port, path = url.groups()
-        if port == "8787":
+    pairs = _checked_pairs()
+    assert {"Dockerfile app HEALTHCHECK", "compose app (image HEALTHCHECK)"} <= {where for where, *_ in pairs}
+    for where, server, healthcheck, env in pairs:
+        assert healthcheck[0] == "python", where
+        port, path = _probed(healthcheck, env)
+        if server[:2] == ["dask", "scheduler"]:
             import distributed.http.health  # noqa: F401 - the scheduler's /health route
 
-            assert path == "/health"
+            assert path == "/health" and server[server.index("--dashboard-address") + 1].endswith(f":{port}"), where
             continue
-        served = [cmd for cmd, routes in wsgi_routes.items() if f":{port} " in cmd or f":{port}" in cmd.split()]
-        assert served, f"{where}: nothing listens on {port}"
-        assert all(path in wsgi_routes[cmd] for cmd in served), where
+        assert server[0] == "gunicorn", where
+        assert _bound_port(server, env) == port, f"{where}: probes {port}, the server listens elsewhere"
+        assert path in wsgi_routes[" ".join(server)], where
 
 
 def test_the_console_script_is_installed():
