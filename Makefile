@@ -27,11 +27,11 @@ $(DEMO_STAMP): pyproject.toml
 demo: $(DEMO_STAMP)
 	$(VENV)/bin/adaptml demo
 
-# Debian's chromium drives the browser tests; installed once, only when missing.
+# Debian's chromium drives the browser tests and LibreOffice opens downloaded CSVs (formula safety); installed once.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+	@{ command -v chromium && command -v soffice; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium libreoffice-calc-nogui >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium libreoffice-calc-nogui >/dev/null; fi; }
 
 test: $(STAMP) browser
 	$(PY) -m pytest
