@@ -44,7 +44,12 @@ class EmbeddedS3:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> EmbeddedS3:
-        from moto.server import ThreadedMotoServer
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError as error:  # moto is the `demo` extra; the runtime images leave it out
+            raise RuntimeError(
+                "the embedded S3 server needs moto: pip install 'adaptml[demo]' (or point AWS_ENDPOINT_URL at S3)"
+            ) from error
 
         # werkzeug logs every S3 request of the embedded server at INFO: keep the terminal readable
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
