@@ -37,8 +37,10 @@ __all__ = [
     "VERIFY_KEY_ENV",
     "Keys",
     "canonical",
+    "env_values",
     "private_key_pem",
     "public_key_pem",
+    "warn_insecure",
     "write_key_pair",
 ]
 
@@ -120,7 +122,9 @@ class Keys:
         if not isinstance(signature, Mapping) or signature.get("alg") != ALGORITHM:
             return f"{purpose} is not signed, and a verify key is configured"
         try:
-            self.public.verify(base64.b64decode(str(signature.get("value")), validate=True), canonical(purpose, document))
+            self.public.verify(
+                base64.b64decode(str(signature.get("value")), validate=True), canonical(purpose, document)
+            )
         except (InvalidSignature, binascii.Error, ValueError):
             other = signature.get("key_id") != self.key_id
             return f"{purpose} signature does not verify" + (" (signed by another key)" if other else "")
@@ -139,6 +143,10 @@ def _decode_raw(text: str, name: str) -> bytes:
         raise ConfigError(f"{name} is neither a PEM key nor base64 of 32 raw bytes (see `adaptml keygen`)") from error
     if len(raw) != 32:
         raise ConfigError(f"{name} must be an Ed25519 key: 32 raw bytes, got {len(raw)} (see `adaptml keygen`)")
+    return _check_random(raw, name)
+
+
+def _check_random(raw: bytes, name: str) -> bytes:
     if len(set(raw)) < _MIN_DISTINCT_BYTES:
         raise ConfigError(f"{name} is too weak to be a key (not random): generate one with `adaptml keygen`")
     return raw
@@ -152,7 +160,7 @@ def _load_private(text: str) -> Ed25519PrivateKey:
             raise ConfigError(f"{SIGNING_KEY_ENV}: not a readable unencrypted PEM private key") from error
         if not isinstance(key, Ed25519PrivateKey):
             raise ConfigError(f"{SIGNING_KEY_ENV} must be an Ed25519 private key")
-        _decode_raw(base64.b64encode(_private_raw(key)).decode(), SIGNING_KEY_ENV)  # the same weakness check
+        _check_random(_private_raw(key), SIGNING_KEY_ENV)
         return key
     return Ed25519PrivateKey.from_private_bytes(_decode_raw(text, SIGNING_KEY_ENV))
 
@@ -173,6 +181,15 @@ def _private_raw(key: Ed25519PrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
 
 
+def env_values(keys: Keys) -> dict[str, str]:
+    """The key pair as single-line environment values (base64 of the raw 32-byte keys)."""
+    assert keys.private is not None and keys.public is not None
+    return {
+        SIGNING_KEY_ENV: base64.b64encode(_private_raw(keys.private)).decode("ascii"),
+        VERIFY_KEY_ENV: base64.b64encode(_raw(keys.public)).decode("ascii"),
+    }
+
+
 def private_key_pem(keys: Keys) -> str:
     assert keys.private is not None
     return keys.private.private_bytes(
@@ -182,9 +199,9 @@ def private_key_pem(keys: Keys) -> str:
 
 def public_key_pem(keys: Keys) -> str:
     assert keys.public is not None
-    return keys.public.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
+    return keys.public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(
+        "ascii"
+    )
 
 
 def write_key_pair(keys: Keys, private_path: Path, public_path: Path) -> None:
