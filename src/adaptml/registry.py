@@ -27,6 +27,7 @@ from typing import Any
 from adaptml.errors import IntegrityError, NoPublishedVersion, ObjectNotFound, RegistryError
 from adaptml.signing import SIGNING_KEY_ENV, Keys
 from adaptml.storage import S3Uri, Storage
+from adaptml.version_names import VERSION_PATTERN, check_version_name
 
 __all__ = [
     "SIGNING_KEY_ENV",
@@ -42,8 +43,6 @@ __all__ = [
 
 MANIFEST = "manifest.json"
 LATEST = "LATEST"
-# Safe in an S3 key, a file name, an HTTP header and a log line: no slash, no dot-dot, no control characters.
-VERSION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _UNSAFE_IN_PATH = re.compile(r"[\x00-\x1f\x7f\\]")
 
 
@@ -55,13 +54,6 @@ def new_version_id(run_id: str, now: datetime | None = None) -> str:
     """Sortable, unique version name: UTC timestamp plus the run it came from."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{run_id[:8]}"
-
-
-def check_version_name(name: object) -> str:
-    """``name`` when it matches the registry's version pattern; IntegrityError (quoting it safely) otherwise."""
-    if not isinstance(name, str) or not VERSION_PATTERN.fullmatch(name) or ".." in name:
-        raise IntegrityError(f"not a valid version name: {str(name)[:80]!r}")
-    return name
 
 
 def signing_key_from(environ: Mapping[str, str]) -> Keys | None:
