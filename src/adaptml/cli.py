@@ -161,8 +161,9 @@ def serve(
     from adaptml.serving.server import serve_command
     from adaptml.serving.settings import Environment
 
-    environment = _checked(Environment.read(os.environ, insecure_unsigned=insecure_unsigned))
-    serve_command(environment.config(config), environment, host=host, port=port, console=console)
+    environment = Environment.read(os.environ, insecure_unsigned=insecure_unsigned)
+    cfg = environment.config(config)  # a missing config is the first thing to say
+    serve_command(cfg, _checked(environment), host=host, port=port, console=console)
 
 
 @app.command()
@@ -181,11 +182,12 @@ def predict(
     from adaptml.serving.settings import Environment
     from adaptml.signing import warn_insecure
 
+    cfg = load_config(config)
     environment = _checked(Environment.read(os.environ, reload_secret=False, insecure_unsigned=insecure_unsigned))
     if environment.keys.public is None:
         warn_insecure("adaptml predict")
     environment = replace(environment, keys=environment.keys.reader())  # predicting never needs to sign
-    predict_command(load_config(config), input_csv, output, environment, console=console)
+    predict_command(cfg, input_csv, output, environment, console=console)
 
 
 def _checked(environment: Any) -> Any:

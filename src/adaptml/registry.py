@@ -236,10 +236,12 @@ class Registry:
             )
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise IntegrityError(f"{self.project}/{LATEST}: not a valid LATEST pointer") from error
-        if verify:
-            self._check(LATEST, pointer)
+        if verify:  # the name is checked already, so a refusal may say which version this LATEST names
+            self._check(LATEST, pointer, version=latest.version)
             if pointer.get("project", self.project) != self.project:
-                raise IntegrityError(f"{LATEST} belongs to another project than {self.project}")
+                raise IntegrityError(
+                    f"{LATEST} belongs to another project than {self.project}", details={"version": latest.version}
+                )
         return latest
 
     def latest_etag(self) -> str | None:
@@ -292,11 +294,11 @@ class Registry:
             raise IntegrityError(f"{version}: the manifest was published under another version name")
         return manifest
 
-    def _check(self, purpose: str, document: Mapping[str, Any], *, label: str = "") -> None:
+    def _check(self, purpose: str, document: Mapping[str, Any], *, label: str = "", version: str = "") -> None:
         """IntegrityError unless ``document`` may be trusted under ``keys`` (``keys=None``: everything may)."""
         problem = self.keys.problem(purpose, document) if self.keys is not None else None
         if problem is not None:
-            raise IntegrityError(label + problem)
+            raise IntegrityError(label + problem, details={"version": version} if version else None)
 
 
 def _check_file_path(path: str) -> str:

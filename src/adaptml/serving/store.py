@@ -147,7 +147,7 @@ class ModelStore:
                 models = self._loader(loaded)
                 self._smoke(models)
             except Exception as error:  # noqa: BLE001 - every failure is a refusal; the old set keeps serving
-                return self._refuse(target, error)
+                return self._refuse(target or _named_by(error), error)
             self._current, self._pointer = models, pointer
             self._last_error = None
             self._derive_later(models)
@@ -281,6 +281,12 @@ class ModelStore:
             "last_refusal": asdict(self._last_refusal) if self._last_refusal else None,
             "last_error": asdict(self._last_error) if self._last_error else None,
         }
+
+
+def _named_by(error: Exception) -> str | None:
+    """The (well-formed) version an untrusted LATEST names, so a refusal can say which one it refused."""
+    details = error.details if isinstance(error, AdaptmlError) else None
+    return str(details["version"]) if isinstance(details, dict) and details.get("version") else None
 
 
 def _fast(models: LoadedModels, name: str) -> dict[str, Any]:
