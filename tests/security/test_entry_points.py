@@ -61,7 +61,9 @@ def test_predict_with_the_verify_key_refuses_an_unsigned_version(intruder, keys,
     marker = tmp_path / "pwned"
     intruder.publish("v1", payload_files(bundle, marker), bundle.metadata)
     env = {VERIFY_KEY_ENV: env_values(keys)[VERIFY_KEY_ENV]}
-    result = cli("predict", str(config_for(intruder, tmp_path / "c.yaml")), str(records(bundle, tmp_path / "in.csv")), env=env)
+    result = cli(
+        "predict", str(config_for(intruder, tmp_path / "c.yaml")), str(records(bundle, tmp_path / "in.csv")), env=env
+    )
     assert result.returncode == 1 and "LATEST is not signed" in result.stderr, result.stderr
     assert not marker.exists()
 

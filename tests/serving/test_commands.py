@@ -168,7 +168,12 @@ def test_the_environment_is_read_into_typed_settings_once(registry, tmp_path, mo
     assert settings.resolved_results_dir() == tmp_path / "results" and settings.runtime_dir == str(tmp_path / "runtime")
     assert Environment.read(environ, reload_secret=False).reload_secret is None
     bare = ServingSettings.from_config(environment.config(None))
-    assert (bare.keys.public, bare.keys.insecure_unsigned, bare.reload_secret, bare.runtime_dir) == (None, False, None, None)
+    assert (bare.keys.public, bare.keys.insecure_unsigned, bare.reload_secret, bare.runtime_dir) == (
+        None,
+        False,
+        None,
+        None,
+    )
 
 
 def test_an_app_built_without_dask_predicts_every_batch_directly(registry, published, settings_for):
