@@ -127,3 +127,47 @@ def test_missing_key(s3_server, storage, tmp_path):
     storage.ensure_bucket("present-bucket")
     result = run_cli("inspect", str(_config(tmp_path, "s3://present-bucket/absent.csv")))
     _assert_one_line_error(result, "object not found: s3://present-bucket/absent.csv")
+
+
+def test_keygen_prints_a_pair_and_writes_owner_only_files(tmp_path):
+    from adaptml.signing import SIGNING_KEY_ENV, VERIFY_KEY_ENV, Keys
+
+    private, public = tmp_path / "signing.pem", tmp_path / "verify.pem"
+    result = run_cli("keygen", "--private-file", str(private), "--public-file", str(public))
+    assert result.returncode == 0, result.stderr
+    exported = dict(line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines())
+    keys = Keys.from_environ(exported)
+    assert keys.can_sign and set(exported) == {SIGNING_KEY_ENV, VERIFY_KEY_ENV}
+    assert {oct(path.stat().st_mode & 0o777) for path in (private, public)} == {"0o600"}
+    from_files = Keys.from_environ({SIGNING_KEY_ENV: private.read_text(), VERIFY_KEY_ENV: public.read_text()})
+    assert from_files.key_id == keys.key_id  # the files hold the pair printed
+    again = run_cli("keygen", "--private-file", str(private), "--public-file", str(public))
+    _assert_one_line_error(again, "exists already")
+
+
+def test_versions_lists_every_version_and_promote_makes_an_older_one_live(storage, bucket, tmp_path):
+    from adaptml.registry import Registry
+    from adaptml.signing import Keys, env_values
+
+    keys = Keys.generate()
+    registry = Registry(f"s3://{bucket}/registry", "homes", storage=storage, keys=keys)
+    board = {"metric": "rmse", "leaderboard": [{"rank": 1, "model": "ridge", "rmse": 1.5}]}
+    registry.publish("v1", {"models/ridge.pkl": b"x"}, board)
+    registry.publish("v2", {"models/ridge.pkl": b"y"}, board)
+    config = tmp_path / "homes.yaml"
+    config.write_text(
+        f"project: homes\ndata: {{uri: 's3://{bucket}/d.csv', target: price}}\nregistry: s3://{bucket}/registry\n"
+    )
+    reader_env = {"ADAPTML_VERIFY_KEY": env_values(keys)["ADAPTML_VERIFY_KEY"]}
+    listing = run_cli("versions", str(config), env=reader_env)
+    assert listing.returncode == 0, listing.stderr
+    lines = {line.split()[1]: line for line in listing.stdout.splitlines() if " v1 " in line or " v2 " in line}
+    assert "live" in lines["v2"] and "live" not in lines["v1"] and "verified" in lines["v1"]
+    assert "ridge" in lines["v1"] and "rmse 1.5" in lines["v1"]
+    refused = run_cli("promote", str(config), "v1", env=reader_env)
+    _assert_one_line_error(refused, "private key")
+    promoted = run_cli("promote", str(config), "v1", env=env_values(keys))
+    assert promoted.returncode == 0 and "promoted v1" in promoted.stdout, promoted.stderr
+    assert registry.latest().version == "v1" and registry.latest().promoted
+    unknown = run_cli("promote", str(config), "v7", env=env_values(keys))
+    _assert_one_line_error(unknown, "object not found")

@@ -28,6 +28,14 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 ConfigArg = Annotated[Path, typer.Argument(help="The YAML config file.", show_default=False)]
+InsecureOption = Annotated[
+    bool,
+    typer.Option(
+        "--insecure-unsigned",
+        help="Accept UNSIGNED model versions when no ADAPTML_VERIFY_KEY is set (anyone who can write the bucket "
+        "can then run code here). Never in production.",
+    ),
+]
 
 
 def one_line_errors(func: F) -> F:
@@ -127,10 +135,17 @@ def train(
         str | None, typer.Option(help="A central luigid scheduler, e.g. http://localhost:8082.")
     ] = None,
 ) -> None:
-    """Run the training pipeline and publish a new model version."""
+    """Run the training pipeline and publish a new model version, signed with ADAPTML_SIGNING_KEY."""
     from adaptml.config import load_config
     from adaptml.pipeline.runner import train_command
+    from adaptml.signing import SIGNING_KEY_ENV, Keys
 
+    if not Keys.from_environ(os.environ).can_sign:
+        err_console.print(
+            f"[bold red]warning:[/] no {SIGNING_KEY_ENV}: this version is published UNSIGNED and apps will refuse "
+            "it (create a key pair with `adaptml keygen`)",
+            highlight=False,
+        )
     train_command(load_config(config), workers=workers, scheduler_url=scheduler_url, console=console)
 
 
@@ -140,13 +155,15 @@ def serve(
     config: Annotated[Path | None, typer.Option(help="The YAML config file.")] = None,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    insecure_unsigned: InsecureOption = False,
 ) -> None:
-    """Serve the web application with the latest published models."""
+    """Serve the web application with the latest published models (verified with ADAPTML_VERIFY_KEY)."""
     from adaptml.serving.server import serve_command
     from adaptml.serving.settings import Environment
 
-    environment = Environment.read(os.environ)
-    serve_command(environment.config(config), environment, host=host, port=port, console=console)
+    environment = Environment.read(os.environ, insecure_unsigned=insecure_unsigned)
+    cfg = environment.config(config)  # a missing config is the first thing to say
+    serve_command(cfg, _checked(environment), host=host, port=port, console=console)
 
 
 @app.command()
@@ -155,14 +172,94 @@ def predict(
     config: ConfigArg,
     input_csv: Annotated[Path, typer.Argument(help="CSV of records to predict.", show_default=False)],
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the CSV here.")] = None,
+    insecure_unsigned: InsecureOption = False,
 ) -> None:
-    """Predict a CSV with every model of the latest version, without a server."""
+    """Predict a CSV with every model of the latest version (verified with ADAPTML_VERIFY_KEY), without a server."""
+    from dataclasses import replace
+
     from adaptml.config import load_config
     from adaptml.serving.batch import predict_command
     from adaptml.serving.settings import Environment
+    from adaptml.signing import warn_insecure
 
-    environment = Environment.read(os.environ, reload_secret=False)
-    predict_command(load_config(config), input_csv, output, environment, console=console)
+    cfg = load_config(config)
+    environment = _checked(Environment.read(os.environ, reload_secret=False, insecure_unsigned=insecure_unsigned))
+    if environment.keys.public is None:
+        warn_insecure("adaptml predict")
+    environment = replace(environment, keys=environment.keys.reader())  # predicting never needs to sign
+    predict_command(cfg, input_csv, output, environment, console=console)
+
+
+def _checked(environment: Any) -> Any:
+    """The environment, when it can verify models (or says --insecure-unsigned); a one-line refusal otherwise."""
+    from adaptml.signing import INSECURE_ENV, SIGNING_KEY_ENV, VERIFY_KEY_ENV
+
+    keys = environment.keys
+    if keys.public is None and not keys.insecure_unsigned:
+        raise AdaptmlError(
+            f"no {VERIFY_KEY_ENV} (or {SIGNING_KEY_ENV}) set: refusing to load models nobody signed. Set it to the "
+            f"publisher's public key (`adaptml keygen` makes a pair), or pass --insecure-unsigned / {INSECURE_ENV}=1"
+        )
+    return environment
+
+
+@app.command()
+@one_line_errors
+def keygen(
+    private_file: Annotated[
+        Path | None, typer.Option(help="Also write the private key here (PEM, mode 0600, never overwritten).")
+    ] = None,
+    public_file: Annotated[Path | None, typer.Option(help="Also write the public key here (PEM, mode 0600).")] = None,
+) -> None:
+    """Print a fresh Ed25519 key pair: the private key for publishers, the public key for apps."""
+    from adaptml.signing import Keys, env_values, write_key_pair
+
+    keys = Keys.generate()
+    if private_file or public_file:
+        if not (private_file and public_file):
+            raise AdaptmlError("give both --private-file and --public-file, or neither")
+        write_key_pair(keys, private_file, public_file)
+        err_console.print(f"wrote {private_file} and {public_file} (mode 0600)", highlight=False)
+    err_console.print("# publishers (train, promote) hold both; apps and predict hold only the second:")
+    for name, value in env_values(keys).items():
+        console.print(f"export {name}={value}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+@one_line_errors
+def versions(config: ConfigArg) -> None:
+    """List every published version: date, best model and score, which is live, and whether it verifies."""
+    from rich.table import Table
+
+    from adaptml.config import load_config
+    from adaptml.history import version_history
+    from adaptml.registry import Registry
+    from adaptml.signing import Keys
+
+    cfg = load_config(config)
+    keys = Keys.from_environ(os.environ).reader()
+    registry = Registry(cfg.registry, cfg.project, keys=keys if keys.public is not None else None)
+    table = Table(title=f"{cfg.project} versions")
+    for column in ("version", "published", "best model", "score", "live", "status"):
+        table.add_column(column)
+    for row in version_history(registry):
+        score = f"{row.metric} {row.score:.4g}" if row.score is not None and row.metric else ""
+        live = "[bold green]live[/]" if row.live else ""
+        table.add_row(row.version, row.published_at or "", row.best_model or "", score, live, row.status)
+    console.print(table)
+
+
+@app.command()
+@one_line_errors
+def promote(config: ConfigArg, version: Annotated[str, typer.Argument(help="The version to make live.")]) -> None:
+    """Make a published version live again (a signed, recorded rollback): the one supported way back."""
+    from adaptml.config import load_config
+    from adaptml.registry import Registry
+    from adaptml.signing import Keys
+
+    cfg = load_config(config)
+    latest = Registry(cfg.registry, cfg.project, keys=Keys.from_environ(os.environ)).promote(version)
+    console.print(f"promoted {latest.version} of {cfg.project} (sequence {latest.sequence})", highlight=False)
 
 
 @app.command(name="lambda-local")

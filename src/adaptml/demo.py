@@ -1,11 +1,13 @@
 """``adaptml demo``: the whole system on one machine — embedded S3, seeded data, a trained version, the web app,
-and the reload path (S3 notification -> SQS -> the Lambda handler -> the app), until Ctrl-C."""
+and the reload path (S3 notification -> SQS -> the Lambda handler -> the app), until Ctrl-C. Signed, like
+production: a fresh key pair per run unless ``ADAPTML_SIGNING_KEY`` is set."""
 
 from __future__ import annotations
 
 import os
 import secrets
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
@@ -34,12 +36,14 @@ def run_demo(config_path: Path, *, port: int = 8000, s3_port: int = 9000, consol
     registry = S3Uri.parse(cfg.registry)
     with running_s3(port=s3_port, export=True) as s3:
         # The in-process Lambda handler reads its settings from the environment, as in AWS; the app gets them below.
-        os.environ.setdefault(SECRET_ENV, secrets.token_hex(16))
+        os.environ.setdefault(SECRET_ENV, secrets.token_hex(32))
         os.environ[TARGETS_ENV] = f"http://127.0.0.1:{port}"
+        demo_keys = _signing_environment(os.environ)
+        os.environ.update(demo_keys)
         environment = Environment.read(os.environ)
         console.rule("embedded S3")
         console.print(f"S3 endpoint {s3.endpoint}; to use it from another shell (e.g. to retrain):", highlight=False)
-        for key, value in client_environment(s3.endpoint).items():
+        for key, value in {**client_environment(s3.endpoint), **demo_keys}.items():
             console.print(f"  export {key}={value}", highlight=False)
         for other in sorted(Path(config_path).resolve().parent.glob("*.yaml")):
             _seed_quietly(other, console)
@@ -61,6 +65,16 @@ def run_demo(config_path: Path, *, port: int = 8000, s3_port: int = 9000, consol
         finally:
             stop.set()
             runner.join(timeout=5)
+
+
+def _signing_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """A key pair for this demo run (the versions it publishes are signed, the app verifies them), unless the
+    environment already names a signing key."""
+    from adaptml.signing import SIGNING_KEY_ENV, Keys, env_values
+
+    if environ.get(SIGNING_KEY_ENV):
+        return {}
+    return env_values(Keys.generate())
 
 
 def _seed_quietly(config_path: Path, console: Console) -> None:

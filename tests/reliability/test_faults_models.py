@@ -1,9 +1,10 @@
 """Bad versions: a corrupt pickle, and manifests not signed by the publisher's key when signing is configured.
 
 Each bad version is published properly (so only the defect named is wrong) and offered to a serving app; the app
-refuses it, says why on /readyz and /api/v1/models, and keeps answering with the version it had. With a signing
-key configured (ADAPTML_SIGNING_KEY, read by publisher and app alike), nothing outside a key holder's manifest is
-ever unpickled: the bad versions carry a pickle that would create a file when loaded, and it never appears.
+refuses it, says why on /readyz and /api/v1/models, and keeps answering with the version it had. With the
+publisher's private key (ADAPTML_SIGNING_KEY) and the app's public key (ADAPTML_VERIFY_KEY, derived from the
+former when only it is set), nothing outside a key holder's manifest is ever unpickled: the bad versions carry a
+pickle that would create a file when loaded, and it never appears.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from tests.serving.conftest import Bundle, make_settings
 from adaptml.registry import SIGNING_KEY_ENV, Registry, sha256_hex, signing_key_from
 from adaptml.serving import create_app
 from adaptml.serving.settings import Environment
+from adaptml.signing import Keys, env_values
 from adaptml.storage import Storage
 
 pytestmark = pytest.mark.faults
 
 RECORD = {"size": 50.5, "rooms": 2, "city": "paris", "listed": "2023-02-01"}
-KEY = "publisher-signing-key"
+KEY = env_values(Keys.generate())[SIGNING_KEY_ENV]
 
 
 class Tripwire:
@@ -89,13 +91,13 @@ def test_a_pickle_changed_after_publishing_is_refused(registry: Registry, regres
 @pytest.fixture
 def signed_app(storage: Storage, bucket: str, regression: Bundle, tmp_path: Path, monkeypatch: Any) -> Any:
     """The app built the production way (the environment read at the entry, create_app making its own registry)
-    with ADAPTML_SIGNING_KEY set."""
+    with ADAPTML_SIGNING_KEY set: the app keeps only its public half."""
     monkeypatch.setenv(SIGNING_KEY_ENV, KEY)
     publisher = Registry(f"s3://{bucket}/registry", "homes", storage=storage, signing_key=signing_key_from(os.environ))
     publisher.publish("v1", regression.files, regression.metadata)
     environment = Environment.read(os.environ, reload_secret=False)
     settings = make_settings(publisher, tmp_path / "results", dask_threshold=100_000)
-    app = create_app(replace(settings, signing_key=environment.signing_key))
+    app = create_app(replace(settings, keys=environment.keys.reader()))
     yield app, publisher
     app.extensions["adaptml"].store.close()
 
@@ -112,10 +114,10 @@ def test_a_manifest_not_signed_by_the_publishers_key_is_never_unpickled(
     client, store = app.test_client(), app.extensions["adaptml"].store
     _serves(client, "v1")
     marker = tmp_path / "unpickled"
-    key = None if signer == "unsigned" else b"someone-else"
-    intruder = Registry(str(publisher.root), "homes", storage=storage, signing_key=key)
+    key = None if signer == "unsigned" else Keys.generate()
+    intruder = Registry(str(publisher.root), "homes", storage=storage, keys=key)
     intruder.publish("v2", _tripwired(regression, marker), regression.metadata)
-    reason = "is not signed" if key is None else "signature does not verify"
+    reason = "is not signed" if key is None else "signature does not verify (signed by another key)"
     _refused(client, store, "v2", reason)
     assert not marker.exists(), "the intruder's pickle was loaded"
     _serves(client, "v1")
@@ -138,7 +140,8 @@ def test_a_signed_manifest_edited_by_someone_without_the_key_is_refused(
     storage.put_bytes(base.join("manifest.json"), manifest_bytes)
     pointer = {"version": "v2", "manifest_sha256": sha256_hex(manifest_bytes)}
     storage.put_text(publisher.latest_uri, json.dumps(pointer))
-    _refused(client, store, "v2", "signature does not verify")
+    _refused(client, store, "v2", "LATEST is not signed")
+    assert store.refresh("v2").reason == "v2: manifest signature does not verify"  # were LATEST bypassed
     assert not marker.exists()
     _serves(client, "v1")
 

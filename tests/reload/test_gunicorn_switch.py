@@ -30,11 +30,13 @@ from adaptml.registry import Registry
 from adaptml.reload.local import run_local
 from adaptml.reload.watch import read_statuses
 from adaptml.s3server import free_port
+from adaptml.signing import Keys, env_values
 
 from . import versions
 from .conftest import SECRET
 
 WORKERS = 3
+KEYS = Keys.generate()
 CLIENTS = 4
 pytestmark = pytest.mark.slow
 
@@ -65,7 +67,7 @@ class Served:
 
 @pytest.fixture
 def registry(storage, bucket) -> Registry:
-    registry = Registry(f"s3://{bucket}/registry", "hotel-rates", storage=storage)
+    registry = Registry(f"s3://{bucket}/registry", "hotel-rates", storage=storage, keys=KEYS)  # as train signs
     versions.publish(registry, "v1", 1)
     return registry
 
@@ -86,6 +88,7 @@ def _gunicorn(registry: Registry, tmp_path: Path, poll_seconds: float) -> Iterat
         ADAPTML_CONFIG=str(config_path),
         ADAPTML_RUNTIME_DIR=str(runtime_dir),
         ADAPTML_RELOAD_SECRET=SECRET.decode(),
+        ADAPTML_VERIFY_KEY=env_values(KEYS)["ADAPTML_VERIFY_KEY"],  # the workers hold the public key only
         GUNICORN_CMD_ARGS="",
     )
     port = free_port()

@@ -103,13 +103,13 @@ def test_secret_from_an_ssm_secure_string(published, bucket, make_receiver, hand
     handler_env([receiver.url])
     ssm = boto3.session.Session().client("ssm")
     name = f"/adaptml/{bucket}/reload-secret"
-    ssm.put_parameter(Name=name, Value="from-ssm", Type="SecureString")
+    ssm.put_parameter(Name=name, Value="from-ssm-8c1f2e7a", Type="SecureString")
     monkeypatch.delenv("ADAPTML_RELOAD_SECRET")
     monkeypatch.setenv("ADAPTML_RELOAD_SECRET_PARAM", name)
     lambda_handler.reset_clients()
 
     assert handler({"Records": [s3_record(bucket, "registry/hotel-rates/LATEST")]}, None)["ok"] is True
-    assert receiver.received[0].signed_by(b"from-ssm") and not receiver.received[0].signed_by(SECRET)
+    assert receiver.received[0].signed_by(b"from-ssm-8c1f2e7a") and not receiver.received[0].signed_by(SECRET)
 
 
 def test_no_secret_means_nothing_is_sent(published, bucket, make_receiver, handler_env, monkeypatch):
@@ -150,3 +150,15 @@ def test_the_lambda_module_imports_no_data_stack():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_weak_secret_from_ssm_is_refused_not_used(published, bucket, make_receiver, handler_env, monkeypatch):
+    receiver = make_receiver()
+    handler_env([receiver.url])
+    name = f"/adaptml/{bucket}/weak-secret"
+    boto3.session.Session().client("ssm").put_parameter(Name=name, Value="secret", Type="SecureString")
+    monkeypatch.delenv("ADAPTML_RELOAD_SECRET")
+    monkeypatch.setenv("ADAPTML_RELOAD_SECRET_PARAM", name)
+    lambda_handler.reset_clients()
+    summary = handler({"Records": [s3_record(bucket, "registry/hotel-rates/LATEST")]}, None)
+    assert receiver.received == [] and summary["ok"] is False and "published default" in summary["failures"][0]["error"]

@@ -15,7 +15,11 @@ import pytest
 import requests
 import yaml
 
+from adaptml.registry import Registry
 from adaptml.s3server import free_port
+from adaptml.signing import VERIFY_KEY_ENV, Keys, env_values
+
+KEYS = Keys.generate()
 
 
 def write_config(path: Path, registry, **serving) -> Path:
@@ -33,6 +37,16 @@ def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str
     return subprocess.run(
         [sys.executable, "-m", "adaptml.cli", *args], capture_output=True, text=True, timeout=timeout, env=os.environ
     )
+
+
+@pytest.fixture
+def published(registry, regression_bundle, monkeypatch):
+    """Overrides the conftest's: v1 signed as ``adaptml train`` publishes it, the public key in the environment
+    that the commands (and the WSGI entry) read."""
+    signed = Registry(str(registry.root), registry.project, storage=registry.storage, keys=KEYS)
+    signed.publish("v1", regression_bundle.files, regression_bundle.metadata)
+    monkeypatch.setenv(VERIFY_KEY_ENV, env_values(KEYS)[VERIFY_KEY_ENV])
+    return regression_bundle
 
 
 def test_predict_command_writes_the_results_csv(registry, published, tmp_path, client):
@@ -137,23 +151,29 @@ def test_the_environment_is_read_into_typed_settings_once(registry, tmp_path, mo
     """Every variable adaptml reads, read by the entry points in one place and carried by the settings."""
     from adaptml.serving.settings import Environment, ServingSettings
 
-    monkeypatch.setenv("ADAPTML_SIGNING_KEY", "mine")  # must not leak into Environment.read of another mapping
+    monkeypatch.setenv("ADAPTML_SIGNING_KEY", env_values(Keys.generate())["ADAPTML_SIGNING_KEY"])  # not this one
     environ = {
         "ADAPTML_CONFIG": str(write_config(tmp_path / "homes.yaml", registry)),
         "DASK_SCHEDULER_ADDRESS": "tcp://scheduler:8786",
-        "ADAPTML_SIGNING_KEY": "key",
+        "ADAPTML_SIGNING_KEY": env_values(KEYS)["ADAPTML_SIGNING_KEY"],
         "ADAPTML_RESULTS_DIR": str(tmp_path / "results"),
         "ADAPTML_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "ADAPTML_RELOAD_SECRET": "secret",
+        "ADAPTML_RELOAD_SECRET": "a-reload-secret-4f2c9e",
     }
     environment = Environment.read(environ)
     settings = ServingSettings.from_config(environment.config(None), environment)
     assert environment.dask_scheduler == "tcp://scheduler:8786"
-    assert (settings.project, settings.signing_key, settings.reload_secret) == ("homes", b"key", b"secret")
+    assert (settings.project, settings.reload_secret) == ("homes", b"a-reload-secret-4f2c9e")
+    assert settings.keys.key_id == KEYS.key_id and settings.keys.private is None  # the app holds the public key only
     assert settings.resolved_results_dir() == tmp_path / "results" and settings.runtime_dir == str(tmp_path / "runtime")
     assert Environment.read(environ, reload_secret=False).reload_secret is None
     bare = ServingSettings.from_config(environment.config(None))
-    assert (bare.signing_key, bare.reload_secret, bare.runtime_dir) == (None, None, None)
+    assert (bare.keys.public, bare.keys.insecure_unsigned, bare.reload_secret, bare.runtime_dir) == (
+        None,
+        False,
+        None,
+        None,
+    )
 
 
 def test_an_app_built_without_dask_predicts_every_batch_directly(registry, published, settings_for):

@@ -123,7 +123,9 @@ def test_s3_down_at_start_then_ready_when_s3_comes_back(published, settings_for)
     try:
         down = web.get("/readyz")
         assert down.status_code == 503
-        assert "S3 endpoint unreachable" in down.get_json()["reason"]
+        reason = down.get_json()["reason"]
+        assert "S3 endpoint unreachable" in reason
+        assert str(port) not in reason and "late-bucket" not in reason  # public: no endpoint, no bucket
         assert web.get("/healthz").status_code == 200
         assert web.post("/api/v1/predict", json={}).status_code == 503
         page = web.get("/")
@@ -138,3 +140,21 @@ def test_s3_down_at_start_then_ready_when_s3_comes_back(published, settings_for)
             server.stop()
     finally:
         app.extensions["adaptml"].store.close()
+
+
+def test_the_store_never_goes_back_on_its_own(storage, bucket, published):
+    """A replayed LATEST is refused before anything is downloaded; a promotion is followed."""
+    from adaptml.signing import Keys
+
+    keys = Keys.generate()
+    publisher = Registry(f"s3://{bucket}/signed", "homes", storage=storage, keys=keys)
+    publisher.publish("v1", published.files, published.metadata)
+    first_pointer = storage.get_bytes(publisher.latest_uri)
+    publisher.publish("v2", published.files, published.metadata)
+    store = ModelStore(Registry(str(publisher.root), "homes", storage=storage, keys=keys.reader()), derive=None)
+    assert store.refresh().version == "v2"
+    storage.put_bytes(publisher.latest_uri, first_pointer)
+    outcome = store.refresh()
+    assert outcome.action == "refused" and outcome.version == "v1" and "replayed pointer" in (outcome.reason or "")
+    publisher.promote("v1")
+    assert store.refresh().action == "loaded" and store.version == "v1"

@@ -30,6 +30,7 @@ from adaptml.errors import AdaptmlError
 from adaptml.reload.delivery import Delivery, RetryPolicy, deliver
 from adaptml.reload.events import EventRecord, parse_event
 from adaptml.reload.signing import resolve_secret
+from adaptml.version_names import check_version_name
 
 __all__ = ["HandlerSettings", "handler", "notification_body", "process_event", "reset_clients"]
 
@@ -173,13 +174,13 @@ def notification_body(record: EventRecord, version: str | None) -> bytes:
 
 
 def read_version(s3: Any, bucket: str, key: str) -> str | None:
-    """The version LATEST names right now, or None when it cannot be read (the apps read it themselves)."""
+    """The version LATEST names right now, or None when it cannot be read or is no valid version name (it goes
+    into logs and notifications; the apps read and verify LATEST themselves)."""
     try:
         raw = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        version = json.loads(raw)["version"]
+        return check_version_name(json.loads(raw)["version"])
     except Exception:  # noqa: BLE001 - the version is informative only; any failure just omits it
         return None
-    return str(version) if version else None
 
 
 def _notify_all(

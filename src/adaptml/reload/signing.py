@@ -1,7 +1,9 @@
 """HMAC-SHA256 signatures over a notification's raw body, and where the shared secret comes from.
 
 The Lambda signs, the app verifies; both read the secret the same way: ``ADAPTML_RELOAD_SECRET`` itself, or the SSM
-parameter named by ``ADAPTML_RELOAD_SECRET_PARAM`` (a SecureString, decrypted on read).
+parameter named by ``ADAPTML_RELOAD_SECRET_PARAM`` (a SecureString, decrypted on read). A weak secret (short,
+repetitive, or a default published in this repository) is refused: ``python -c "import secrets;
+print(secrets.token_hex(32))"`` makes a good one.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ __all__ = [
     "SECRET_PARAM_ENV",
     "SIGNATURE_HEADER",
     "resolve_secret",
+    "strong_secret",
     "sign_body",
     "verify_signature",
 ]
@@ -26,6 +29,9 @@ SIGNATURE_HEADER = "X-Adaptml-Signature"
 SECRET_ENV = "ADAPTML_RELOAD_SECRET"
 SECRET_PARAM_ENV = "ADAPTML_RELOAD_SECRET_PARAM"
 _SCHEME = "sha256="
+MIN_SECRET_CHARS = 16
+_MIN_DISTINCT_CHARS = 8
+_PUBLISHED_DEFAULTS = frozenset({"compose-demo-reload-secret", "changeme", "secret", "password"})
 
 
 def sign_body(secret: bytes, body: bytes) -> str:
@@ -52,7 +58,7 @@ def resolve_secret(
     """
     direct = environ.get(SECRET_ENV, "")
     if direct:
-        return direct.encode("utf-8")
+        return strong_secret(direct, SECRET_ENV)
     name = environ.get(SECRET_PARAM_ENV, "")
     if not name:
         return None
@@ -63,7 +69,16 @@ def resolve_secret(
         raise ConfigError(f"cannot read the reload secret from SSM parameter {name!r}: {error}") from error
     if not value:
         raise ConfigError(f"SSM parameter {name!r} holding the reload secret is empty")
-    return str(value).encode("utf-8")
+    return strong_secret(str(value), f"SSM parameter {name!r}")
+
+
+def strong_secret(value: str, source: str) -> bytes:
+    """``value`` as bytes when it is fit to be a shared secret; ConfigError (naming ``source``, never the value)."""
+    if value.strip().lower() in _PUBLISHED_DEFAULTS:
+        raise ConfigError(f"{source} is a published default, not a secret: generate one")
+    if len(value) < MIN_SECRET_CHARS or len(set(value)) < _MIN_DISTINCT_CHARS:
+        raise ConfigError(f"{source} is too weak: at least {MIN_SECRET_CHARS} varied characters (generate one)")
+    return value.encode("utf-8")
 
 
 def _default_ssm_client() -> Any:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from adaptml.config import Config, ServingConfig, load_config
 from adaptml.errors import ConfigError
-from adaptml.registry import signing_key_from
 from adaptml.reload.signing import resolve_secret
+from adaptml.signing import Keys, warn_insecure
 
 __all__ = [
     "CONFIG_ENV",
@@ -39,19 +39,22 @@ class Environment:
 
     config_path: str | None = None
     dask_scheduler: str | None = None
-    signing_key: bytes | None = field(default=None, repr=False)
+    keys: Keys = field(default_factory=Keys)
     results_dir: str | None = None
     runtime_dir: str | None = None
     reload_secret: bytes | None = field(default=None, repr=False)
 
     @classmethod
-    def read(cls, environ: Mapping[str, str], *, reload_secret: bool = True) -> Environment:
+    def read(
+        cls, environ: Mapping[str, str], *, reload_secret: bool = True, insecure_unsigned: bool = False
+    ) -> Environment:
         """Read ``environ`` (an entry point passes ``os.environ``); ``reload_secret=False`` skips the reload
-        secret, which may live in SSM, for commands that serve nothing."""
+        secret, which may live in SSM, for commands that serve nothing; ``insecure_unsigned`` is the command
+        line's ``--insecure-unsigned``."""
         return cls(
             config_path=environ.get(CONFIG_ENV) or None,
             dask_scheduler=environ.get(SCHEDULER_ENV) or None,
-            signing_key=signing_key_from(environ),
+            keys=Keys.from_environ(environ, insecure_unsigned=insecure_unsigned),
             results_dir=environ.get(RESULTS_DIR_ENV) or None,
             runtime_dir=environ.get(RUNTIME_DIR_ENV) or None,
             reload_secret=_reload_secret(environ) if reload_secret else None,
@@ -63,6 +66,18 @@ class Environment:
         if not chosen:
             raise ConfigError(f"no config given: pass --config CONFIG.yaml or set {CONFIG_ENV}")
         return load_config(chosen)
+
+    @property
+    def signing_key(self) -> Keys:
+        """Transitional alias of ``keys`` (``serving/batch.py`` still says ``signing_key``)."""
+        return self.keys
+
+
+def _reader_keys(keys: Keys) -> Keys:
+    """An app holds the public key only (a compromised app cannot sign); unsigned is accepted only loudly."""
+    if keys.public is None and keys.insecure_unsigned:
+        warn_insecure("this app")
+    return keys.reader()
 
 
 def _reload_secret(environ: Mapping[str, str]) -> bytes | None:
@@ -78,8 +93,9 @@ class ServingSettings:
     """The registry to serve from, the serving limits, where downloads and reload state are kept, and the keys.
 
     ``results_dir`` and ``runtime_dir`` are shared by every worker process on a host, so a download works whichever
-    worker answers and a reload notification reaches them all. No ``signing_key``: manifests are not checked for a
-    signature; no ``reload_secret``: the reload endpoint refuses every notification.
+    worker answers and a reload notification reaches them all. ``keys`` hold the public key only; without one every
+    version is refused unless ``keys.insecure_unsigned``. No ``reload_secret``: the reload endpoint refuses every
+    notification.
     """
 
     registry: str
@@ -89,7 +105,7 @@ class ServingSettings:
     retry_initial_seconds: float = 1.0
     retry_max_seconds: float = 30.0
     runtime_dir: str | None = None
-    signing_key: bytes | None = field(default=None, repr=False)
+    keys: Keys = field(default_factory=Keys)
     reload_secret: bytes | None = field(default=None, repr=False)
 
     @classmethod
@@ -103,9 +119,14 @@ class ServingSettings:
             serving=config.serving,
             results_dir=env.results_dir,
             runtime_dir=env.runtime_dir,
-            signing_key=env.signing_key,
+            keys=_reader_keys(env.keys),
             reload_secret=env.reload_secret,
         )
+
+    @property
+    def signing_key(self) -> Keys:
+        """Transitional alias of ``keys`` (``serving/app.py`` still says ``signing_key``)."""
+        return self.keys
 
     @property
     def max_content_length(self) -> int:

@@ -1,21 +1,26 @@
 """The ModelStore: holds one immutable ``LoadedModels`` and swaps it atomically when a good version arrives.
 
-A refresh downloads a version (the registry verifies every sha256), unpickles it, smoke-predicts the schema's
-example record with every model and only then swaps the reference. Any failure is recorded as a refusal and the
-old set keeps serving. Requests take the reference once, so no response mixes two versions.
+A refresh downloads a version (the registry verifies the signatures and every sha256), unpickles it, smoke-predicts
+the schema's example record with every model and only then swaps the reference. Any failure is recorded as a
+refusal and the old set keeps serving. Requests take the reference once, so no response mixes two versions.
+
+The store never goes back on its own: a LATEST whose sequence is not above the one served (a replayed pointer), or
+a version published before the served one, is refused unless LATEST says it was promoted on purpose
+(``adaptml promote``). Refusal reasons are public (/readyz): S3 addresses are scrubbed from them, the log keeps them.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from adaptml.errors import AdaptmlError, NotReady, ObjectNotFound, StorageError
-from adaptml.registry import LoadedVersion, Registry
+from adaptml.errors import AdaptmlError, NotReady, ObjectNotFound, RefusedVersion, StorageError
+from adaptml.registry import Latest, LoadedVersion, Registry
 from adaptml.serving.compiled.derive import derive_fast_paths
 from adaptml.serving.compiled.gate import FastPath
 from adaptml.serving.loaded import LoadedModels, load_models, smoke_test
@@ -23,6 +28,7 @@ from adaptml.serving.loaded import LoadedModels, load_models, smoke_test
 __all__ = ["ModelStore", "Refusal", "RefreshOutcome", "is_transient"]
 
 log = logging.getLogger(__name__)
+_ADDRESS = re.compile(r"\b(?:s3|https?)://[^\s)'\"]+")
 
 
 def _now() -> str:
@@ -84,6 +90,7 @@ class ModelStore:
         self._derived = threading.Event()
         self._derived.set()
         self._current: LoadedModels | None = None
+        self._pointer: Latest | None = None  # the LATEST the served version came from
         self._refresh_lock = threading.Lock()
         self._last_refusal: Refusal | None = None
         self._last_error: Refusal | None = None
@@ -125,7 +132,7 @@ class ModelStore:
     def refresh(self, version: str | None = None) -> RefreshOutcome:
         """Load the latest (or the given) version and swap to it if every check passes; never raises."""
         with self._refresh_lock:
-            target = version
+            target, pointer = version, None
             try:
                 expected = None
                 if target is None:
@@ -134,11 +141,14 @@ class ModelStore:
                 current = self._current
                 if current is not None and current.version == target:
                     return RefreshOutcome("unchanged", target)
-                models = self._loader(self.registry.load(target, expected_manifest_sha256=expected))
+                self._check_forward(pointer)
+                loaded = self.registry.load(target, expected_manifest_sha256=expected)
+                self._check_not_older(loaded, pointer)
+                models = self._loader(loaded)
                 self._smoke(models)
             except Exception as error:  # noqa: BLE001 - every failure is a refusal; the old set keeps serving
-                return self._refuse(target, error)
-            self._current = models
+                return self._refuse(target or _named_by(error), error)
+            self._current, self._pointer = models, pointer
             self._last_error = None
             self._derive_later(models)
         log.info("serving %s version %s (%d models)", models.project, models.version, len(models.models))
@@ -148,6 +158,29 @@ class ModelStore:
             except Exception:  # noqa: BLE001 - a listener must not undo a good swap
                 log.exception("a model-swap listener failed")
         return RefreshOutcome("loaded", models.version)
+
+    def _check_forward(self, pointer: Latest | None) -> None:
+        """Refuse a LATEST that is not newer than the one served: an old signed pointer written back."""
+        served = self._pointer
+        if pointer is None or served is None or not (pointer.sequence and served.sequence):
+            return
+        if pointer.sequence <= served.sequence:
+            raise RefusedVersion(
+                f"LATEST (sequence {pointer.sequence}) is not newer than the one served ({served.sequence}): "
+                "a replayed pointer"
+            )
+
+    def _check_not_older(self, loaded: LoadedVersion, pointer: Latest | None) -> None:
+        """Refuse a version published before the served one, unless LATEST says it was promoted on purpose."""
+        current = self._current
+        if current is None or (pointer is not None and pointer.promoted):
+            return
+        served_at, offered_at = current.manifest.get("published_at"), loaded.manifest.get("published_at")
+        if isinstance(served_at, str) and isinstance(offered_at, str) and offered_at < served_at:
+            raise RefusedVersion(
+                f"{loaded.version} was published before the served version {current.version}: "
+                "only `adaptml promote` makes an older version live again"
+            )
 
     # -- fast paths ----------------------------------------------------------------------------------
     def _derive_later(self, models: LoadedModels) -> None:
@@ -177,15 +210,16 @@ class ModelStore:
         return self._derived.wait(timeout)
 
     def _refuse(self, version: str | None, error: Exception) -> RefreshOutcome:
-        reason = str(error) if isinstance(error, AdaptmlError) else f"{type(error).__name__}: {error}"
+        detail = str(error) if isinstance(error, AdaptmlError) else f"{type(error).__name__}: {error}"
         transient = is_transient(error)
         if transient:
-            reason = f"S3 could not be read: {reason[:300]}"
+            detail = f"S3 could not be read: {detail[:300]}"
+        log.warning("refused version %r of %s: %s", version or "?", self.registry.project, detail)
+        reason = _ADDRESS.sub("<redacted>", detail)
         record = Refusal(version, reason, _now())
         self._last_error = record
         if version is not None and not transient:  # an outage or a cut download is not the version's fault
             self._last_refusal = record
-        log.warning("refused version %s of %s: %s", version or "?", self.registry.project, reason)
         return RefreshOutcome("refused", version, reason, transient)
 
     def refresh_within(self, seconds: float) -> bool:
@@ -247,6 +281,12 @@ class ModelStore:
             "last_refusal": asdict(self._last_refusal) if self._last_refusal else None,
             "last_error": asdict(self._last_error) if self._last_error else None,
         }
+
+
+def _named_by(error: Exception) -> str | None:
+    """The (well-formed) version an untrusted LATEST names, so a refusal can say which one it refused."""
+    details = error.details if isinstance(error, AdaptmlError) else None
+    return str(details["version"]) if isinstance(details, dict) and details.get("version") else None
 
 
 def _fast(models: LoadedModels, name: str) -> dict[str, Any]:
