@@ -160,3 +160,9 @@ def test_the_embedded_s3_override_replaces_minio_and_keeps_the_rest():
     assert "--target" in override["reload-webhook"]["command"]
     for name in ("app", "pipeline", "dask-scheduler", "dask-worker-1", "dask-worker-2"):
         assert name not in override, f"{name} runs unchanged"
+
+
+def test_only_the_pipeline_holds_the_private_signing_key_and_the_app_verifies_with_the_public_one():
+    pipeline, app = (SERVICES[name]["environment"] for name in ("pipeline", "app"))
+    assert "ADAPTML_SIGNING_KEY" in pipeline and "ADAPTML_VERIFY_KEY" not in pipeline
+    assert "ADAPTML_VERIFY_KEY" in app and "ADAPTML_SIGNING_KEY" not in app

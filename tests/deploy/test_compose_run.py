@@ -25,6 +25,7 @@ import requests
 import yaml
 
 from adaptml.s3server import free_port
+from adaptml.signing import Keys, env_values
 
 from .conftest import Report, fast_config
 from .containers import Engine, wait_for
@@ -34,7 +35,7 @@ pytestmark = [pytest.mark.images, pytest.mark.timeout(1500)]
 
 SECRETS = (
     "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "ADAPTML_PUBLISHER_ACCESS_KEY", "ADAPTML_PUBLISHER_SECRET_KEY",
-    "ADAPTML_READER_ACCESS_KEY", "ADAPTML_READER_SECRET_KEY", "ADAPTML_SIGNING_KEY", "ADAPTML_RELOAD_SECRET",
+    "ADAPTML_READER_ACCESS_KEY", "ADAPTML_READER_SECRET_KEY", "ADAPTML_RELOAD_SECRET",
     "ADAPTML_WEBHOOK_TOKEN",
 )  # fmt: skip
 
@@ -61,7 +62,7 @@ class Stack:
                                           "volumes": [f"{config}:/app/test/config.yaml:ro"]}}}  # fmt: skip
         (workdir / "fast-pipeline.yml").write_text(yaml.safe_dump(fast))
         self.files = [COMPOSE, EMBEDDED_S3_OVERRIDE, workdir / "fast-pipeline.yml"]
-        self.env = {**os.environ, **{name: secrets.token_hex(16) for name in SECRETS}}
+        self.env = {**os.environ, **{name: secrets.token_hex(16) for name in SECRETS}, **env_values(Keys.generate())}
         self.env.update(ADAPTML_APP_PORT=str(self.app_port), ADAPTML_S3_PORT=str(free_port()))
         self.base = [*compose_command(engine), "-p", self.project, *(a for f in self.files for a in ("-f", str(f)))]
 

@@ -19,13 +19,14 @@ import requests
 
 from adaptml.reload.handler import HandlerSettings, process_event
 from adaptml.s3server import free_port
+from adaptml.signing import Keys, env_values
 
 from .conftest import TEST_BUCKET, Report, fast_config, s3_client, seed
 from .containers import Engine, wait_for
 
 pytestmark = [pytest.mark.images, pytest.mark.timeout(1800)]
 
-SIGNING_KEY = secrets.token_hex(32)
+KEYS = env_values(Keys.generate())  # the pipeline signs with the private key; apps get only the public one
 RELOAD_SECRET = secrets.token_hex(32)
 CONFIG_IN_CONTAINER = "/app/test/config.yaml"
 # One OpenMP thread (LightGBM, XGBoost): on a machine whose cores are shared with other jobs, spinning OpenMP threads
@@ -52,7 +53,7 @@ class Deployment:
         started = time.monotonic()
         self.engine.run_once(
             self.images["pipeline"], ["train", CONFIG_IN_CONTAINER],
-            env={**self.s3_env, **SHARED_CORES, "ADAPTML_SIGNING_KEY": SIGNING_KEY},
+            env={**self.s3_env, **SHARED_CORES, "ADAPTML_SIGNING_KEY": KEYS["ADAPTML_SIGNING_KEY"]},
             mounts=[f"{config}:{CONFIG_IN_CONTAINER}:ro"],
         )  # fmt: skip
         version = self.latest()
@@ -65,7 +66,8 @@ class Deployment:
         image_env = dict(e.split("=", 1) for e in self.engine.inspect(self.images["app"])["Config"]["Env"])
         gunicorn = f"{image_env['GUNICORN_CMD_ARGS']} --bind 127.0.0.1:{port}"
         environment = {
-            **self.s3_env, **SHARED_CORES, "ADAPTML_CONFIG": CONFIG_IN_CONTAINER, "ADAPTML_SIGNING_KEY": SIGNING_KEY,
+            **self.s3_env, **SHARED_CORES, "ADAPTML_CONFIG": CONFIG_IN_CONTAINER,
+            "ADAPTML_VERIFY_KEY": KEYS["ADAPTML_VERIFY_KEY"],
             "PORT": str(port), "GUNICORN_CMD_ARGS": gunicorn, **env,
         }  # fmt: skip
         return self.start(role, self.images["app"], env=environment, mounts=[f"{config}:{CONFIG_IN_CONTAINER}:ro"])
