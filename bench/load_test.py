@@ -29,9 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from adaptml.signing import Keys
 import psutil
 import requests
 import yaml
@@ -166,14 +169,20 @@ def write_config(path: Path, registry: str, *, project: str = PROJECT, **serving
 
 @contextmanager
 def gunicorn(
-    config: Path, *, workers: int, threads: int, workdir: Path, ready_timeout: float = 180
+    config: Path, *, keys: Keys, workers: int, threads: int, workdir: Path, ready_timeout: float = 180
 ) -> Iterator[Served]:
-    """gunicorn serving ``adaptml.serving.wsgi:app`` on a free loopback port, until the block ends."""
+    """gunicorn serving ``adaptml.serving.wsgi:app`` on a free loopback port, until the block ends.
+
+    The workers get only the public half of ``keys`` (as a deployment would) and refuse versions it did not sign.
+    """
     from adaptml.s3server import free_port
+    from adaptml.signing import VERIFY_KEY_ENV, env_values
 
     env = {k: v for k, v in os.environ.items() if k not in ("DASK_SCHEDULER_ADDRESS", "GUNICORN_CMD_ARGS")}
     env.update(ADAPTML_CONFIG=str(config), ADAPTML_RUNTIME_DIR=str(workdir / "runtime"))
     env.update(ADAPTML_RESULTS_DIR=str(workdir / "results"))
+    env.pop("ADAPTML_SIGNING_KEY", None)
+    env[VERIFY_KEY_ENV] = env_values(keys)[VERIFY_KEY_ENV]
     port = free_port()
     binary = Path(sys.executable).with_name("gunicorn")
     command = [str(binary), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
@@ -333,18 +342,20 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
     """Publish a version, start gunicorn, warm every worker, fire the mix, and measure."""
     from adaptml.registry import Registry
     from adaptml.s3server import running_s3
+    from adaptml.signing import Keys
     from adaptml.storage import Storage
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the embedded S3 server's access log
     with running_s3(export=True):
         storage = Storage()
         storage.ensure_bucket(BUCKET)
-        registry = Registry(f"s3://{BUCKET}/registry", PROJECT, storage=storage)
+        keys = Keys.generate()
+        registry = Registry(f"s3://{BUCKET}/registry", PROJECT, storage=storage, keys=keys)
         files, metadata, features = build_version(plan.train_rows)
         registry.publish(VERSION, files, metadata)
         calls = request_mix(features, plan.requests, plan.seed)
         config = write_config(workdir / "load.yaml", str(registry.root))
-        with gunicorn(config, workers=plan.workers, threads=plan.threads, workdir=workdir) as served:
+        with gunicorn(config, keys=keys, workers=plan.workers, threads=plan.threads, workdir=workdir) as served:
             warm_up = request_mix(features, plan.workers * 20, plan.seed + 1)
             warm = fire(served.url, warm_up, clients=plan.workers, deadline=time.monotonic() + 120)
             start_rss = served.rss_mb()
