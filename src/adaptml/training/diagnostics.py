@@ -277,4 +277,4 @@ def diagnose(
         result["per_model"] = {name: _regression_figures(y, outputs[name], sample) for name in order}
     else:
         result["per_model"] = {name: classification_figures(y, outputs[name], info.classes) for name in order}
-    return json_safe(result)  # type: ignore[no-any-return]
+    return json_safe(result)
