@@ -40,7 +40,7 @@ def trained(s3_client: object) -> Trained:
     storage = Storage(s3_client)
     bucket = f"test-{uuid.uuid4().hex[:12]}"
     storage.ensure_bucket(bucket)
-    sample = read_bundled("adult").sample(n=1500, random_state=0)
+    sample = read_bundled("adult").sample(n=1000, random_state=0)
     storage.put_bytes(f"s3://{bucket}/data/adult.csv", sample.to_csv(index=False).encode())
     versions = []
     for models in (["ridge", "lightgbm"], ["ridge", "lightgbm", "random_forest"]):
