@@ -199,3 +199,68 @@ def test_versions_page_lists_and_compares_versions(browser, diag_url, trained, v
         assert problems == []
     finally:
         context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_result_cards_show_whole_class_labels_and_no_baseline(browser, diag_url, viewport, tmp_path) -> None:
+    context, page, problems = _open(browser, diag_url + "/", viewport)
+    try:
+        assert _page_width(page) <= VIEWPORTS[viewport]["width"]
+        page.click("#record-form button[type=submit]")
+        page.wait_for_selector("#results-table")
+        labels = page.locator(".prob-label")
+        assert set(labels.all_inner_texts()) == {"<=50K", ">50K"}
+        assert labels.evaluate_all("els => els.every(e => e.scrollWidth <= e.clientWidth)")
+        cards = page.get_by_test_id("model-cards").locator("article")
+        assert cards.count() == 4 and "dummy" not in page.get_by_test_id("model-cards").inner_text()
+        assert _page_width(page) <= VIEWPORTS[viewport]["width"]
+        _shot(page, tmp_path, f"result-{viewport}")
+        assert problems == []
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def regression_app(registry: Registry, regression_bundle: Any, settings: Any) -> Iterator[Any]:
+    """The serving tests' regression bundle, with the diagnostics training would compute on its held-out rows."""
+    from adaptml.training.diagnostics import diagnose
+    from adaptml.training.task import TaskInfo
+
+    test = regression_bundle.frame.iloc[120:]
+    features = test.drop(columns=["price", "segment"])
+    outputs = {name: pipe.predict(features) for name, pipe in regression_bundle.pipelines.items()}
+    board = regression_bundle.metadata["leaderboard"]
+    figures = diagnose(test["price"], outputs, TaskInfo("regression", "rmse", False), board=board)
+    files = {**regression_bundle.files, "diagnostics.json": json.dumps(figures).encode()}
+    registry.publish("v1", files, regression_bundle.metadata)
+    app = create_app(settings, registry=registry)
+    yield app
+    app.extensions["adaptml"].store.close()
+
+
+@pytest.fixture
+def regression_url(regression_app: Any) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, regression_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_regression_diagnostics_draw_scatter_residuals_and_ranges(browser, regression_url, viewport, tmp_path) -> None:
+    context, page, problems = _open(browser, regression_url + "/diagnostics", viewport)
+    try:
+        for plot in ("comparison", "scatter", "residuals", "ranges"):
+            page.wait_for_selector(f"[data-testid=plot-{plot}] svg.main-svg", timeout=20_000)
+        assert page.locator("[data-testid=plot-scatter] .scatterlayer .point").count() == 40
+        page.select_option("#model-select", "ridge")
+        assert "ridge" in page.locator("#model-select").input_value()
+        assert _page_width(page) <= VIEWPORTS[viewport]["width"]
+        _shot(page, tmp_path, f"diagnostics-regression-{viewport}")
+        assert problems == []
+    finally:
+        context.close()

@@ -13,11 +13,11 @@
   function color(name) { return PALETTE[Math.max(0, D.models.indexOf(name)) % PALETTE.length]; }
   function baseLayout(extra) {
     var layout = {
-      height: narrow ? 300 : 360,
-      margin: { l: 56, r: 12, t: 8, b: narrow ? 90 : 60 },
+      height: narrow ? 400 : 380,
+      margin: { l: 56, r: 12, t: 8, b: 50 },
       font: { family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1c2434" },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#ffffff",
-      legend: { orientation: "h", y: -0.22, x: 0, font: { size: 11 } },
+      legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0, font: { size: 11 } },  // above: clear of the axis title
       xaxis: { gridcolor: "#e8ecf3", zeroline: false }, yaxis: { gridcolor: "#e8ecf3", zeroline: false },
     };
     Object.keys(extra || {}).forEach(function (key) {
@@ -53,9 +53,9 @@
       hovertemplate: "%{y}: %{x} ± %{error_x.array}<extra>CV</extra>",
     };
     draw("plot-comparison", [bars, cv], {
-      height: 90 + 34 * rows.length, margin: { l: narrow ? 110 : 170, r: 12, t: 8, b: 70 },
+      height: 100 + 34 * rows.length, margin: { l: 10, r: 12, t: 30, b: 50 },
       xaxis: { title: { text: D.metric }, gridcolor: "#e8ecf3" }, yaxis: { automargin: true },
-      legend: { orientation: "h", y: -0.18 - 2 / rows.length, x: 0 },
+      legend: { orientation: "h", y: 1.02, yanchor: "bottom", x: 0 },
     });
   }
 
@@ -171,7 +171,7 @@
       { type: "bar", orientation: "h", y: names, x: pick(imp.gain_share), name: "gain share", xaxis: "x2", marker: { color: "#2e9d6a" } },
     ], { height: 110 + 22 * count, margin: { l: 10, r: 12, t: 28, b: 60 }, grid: { rows: 1, columns: 2, pattern: "independent" },
       xaxis: { title: { text: "permutation" }, domain: [0, 0.48] }, xaxis2: { title: { text: "gain share" }, domain: [0.52, 1], gridcolor: "#e8ecf3" },
-      yaxis: { automargin: true }, yaxis2: { showticklabels: false }, legend: { orientation: "h", y: 1.06, x: 0 } });
+      yaxis: { automargin: true }, yaxis2: { showticklabels: false }, showlegend: false });
   }
 
   function weights() {
