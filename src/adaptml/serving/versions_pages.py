@@ -144,7 +144,8 @@ def _comparison(pair: str, known: list[str]) -> dict[str, Any] | None:
 @blueprint.get("/versions")
 def versions() -> str:
     rows, live = _summaries()
-    pair = request.args.get("compare") or ",".join(request.args.getlist("pick"))  # the page's form ticks two
+    # the page's form ticks two: the older (version ids start with their time) is A, so the change reads B - A
+    pair = request.args.get("compare") or ",".join(sorted(request.args.getlist("pick")))
     comparison = _comparison(pair, [row["version"] for row in rows])
     return render_template("versions.html", rows=rows, live=live, comparison=comparison)
 
