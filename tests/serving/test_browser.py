@@ -107,3 +107,19 @@ def test_leaderboard_and_bad_upload_pages_render(page, base_url, tmp_path):
     assert message == "row 1, column 'size': expected a number, got '<b>big</b>'"
     assert page.locator("main b").count() == 0  # shown as text, never as markup
     screenshot(page, tmp_path, "error")
+
+
+def test_the_pages_fit_a_phone_screen(browser, base_url, published, tmp_path):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        for path in ("/", "/leaderboard", "/versions", "/diagnostics"):
+            page.goto(base_url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        page.goto(base_url + "/")
+        page.click("#record-form button[type=submit]")
+        page.wait_for_selector("#results-table")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(page, tmp_path, "result-phone")
+    finally:
+        context.close()

@@ -199,3 +199,31 @@ def test_pages_ask_for_json_get_json_errors(client):
         "/upload", data={}, content_type="multipart/form-data", headers={"Accept": "application/json"}
     )
     assert response.status_code == 400 and response.get_json()["message"] == "choose a CSV file to upload"
+
+
+def test_the_baseline_ranks_on_the_leaderboard_but_is_not_offered_as_an_answer(
+    registry, classification_bundle, settings
+):
+    import pickle
+
+    from sklearn.dummy import DummyClassifier
+
+    from adaptml.serving import create_app
+
+    bundle = classification_bundle
+    features, target = bundle.frame.drop(columns=["price", "segment"]), bundle.frame["segment"]
+    dummy = DummyClassifier(strategy="prior").fit(features, target)
+    board = [*bundle.metadata["leaderboard"], {"rank": 3, "model": "dummy", "accuracy": 0.4}]
+    metrics = pd.DataFrame(board).to_csv(index=False).encode()
+    files = {**bundle.files, "models/dummy.pkl": pickle.dumps(dummy), "metrics.csv": metrics}
+    registry.publish("v1", files, {**bundle.metadata, "leaderboard": board})
+    app = create_app(settings, registry=registry)
+    try:
+        client = app.test_client()
+        assert ">dummy<" in client.get("/leaderboard").get_data(as_text=True)
+        html = client.post("/predict", data=RECORD).get_data(as_text=True)
+        cards = html.split('data-testid="model-cards"', 1)[1].split("</section>", 1)[0]
+        assert "logistic_regression" in cards and "dummy" not in cards
+        assert 'data-key="dummy_prediction"' in html  # the table and its CSV still carry every model
+    finally:
+        app.extensions["adaptml"].store.close()

@@ -24,10 +24,13 @@ from adaptml.training import (
     version_files,
     version_metadata,
 )
+from adaptml.training.diagnostics import diagnose
 from adaptml.training.ensemble import fold_scores
+from adaptml.training.evaluation import model_output
 from adaptml.training.features import FeaturePlan
 from adaptml.training.fitting import cv_splits
 from adaptml.training.packaging import leaderboard_records
+from adaptml.training.task import TaskInfo
 from adaptml.training.zoo import ENSEMBLE
 
 __all__ = ["Ensemble", "Evaluate", "Publish", "Train"]
@@ -127,22 +130,25 @@ class Evaluate(Stage):
 
     def requires(self) -> dict[str, Any]:
         run = self.run_id
-        return {"clean": Clean(run_id=run), "split": Split(run_id=run), "models": _evaluated(run, self.context.plan)}
+        models = _evaluated(run, self.context.plan)
+        return {"clean": Clean(run_id=run), "split": Split(run_id=run), "select": Select(run_id=run), "models": models}
 
     def output(self) -> Targets:
-        return {"leaderboard": self.target(layout.LEADERBOARD)}
+        return {"leaderboard": self.target(layout.LEADERBOARD), "diagnostics": self.target(layout.DIAGNOSTICS)}
 
     def execute(self, context: RunContext) -> None:
         inputs = self.input()
         schema, info = read_problem(inputs["clean"])
         test = read_frame(inputs["split"]["test"], schema, info)
-        rows = []
+        rows, outputs = [], {}
         for name in context.plan.evaluated:
             files = inputs["models"][name]
             facts = files["facts"].load()
+            model = files["pickle"].load()
+            outputs[name] = model_output(model, test.drop(columns=[schema.target]), info)
             row = evaluate_model(
                 name,
-                files["pickle"].load(),
+                model,
                 test,
                 info,
                 target=schema.target,
@@ -151,7 +157,10 @@ class Evaluate(Stage):
                 pickle_bytes=facts["pickle_bytes"],
             )
             rows.append(row)
-        self.output()["leaderboard"].dump(leaderboard_records(leaderboard(rows, info)))
+        records = leaderboard_records(leaderboard(rows, info))
+        self.output()["leaderboard"].dump(records)
+        diagnostics = _diagnostics(inputs, test[schema.target], outputs, records, info, context)
+        self.output()["diagnostics"].dump(diagnostics)
 
 
 class Publish(Stage):
@@ -190,6 +199,7 @@ class Publish(Stage):
         }
         eda_files = inputs["explore"]["files"].load()
         files = version_files(board=board, schema=schema, models=models, eda_files=eda_files, reports=reports)
+        files["diagnostics.json"] = inputs["evaluate"]["diagnostics"].load_bytes()
         extra = {"leakage": eda["leakage"], "selection": {k: reports["selection"][k] for k in ("kept", "dropped")}}
         cfg = context.config
         metadata = version_metadata(
@@ -202,3 +212,20 @@ class Publish(Stage):
         outcome = {"version": version, "manifest_sha256": latest.manifest_sha256, "report_uri": str(report)}
         task = {"task": info.task, "metric": info.metric, "higher_is_better": info.higher_is_better}
         self.output()["published"].dump({**outcome, **task, "leaderboard": records, "leakage": eda["leakage"]})
+
+
+def _diagnostics(
+    inputs: dict[str, Any],
+    truth: pd.Series,
+    outputs: dict[str, Any],
+    records: list[dict[str, Any]],
+    info: TaskInfo,
+    context: RunContext,
+) -> dict[str, Any]:
+    """The held-out figures of every evaluated model (``diagnostics.json``), with selection's importance and the
+    ensemble's weights."""
+    models = inputs["models"]
+    weights = models[ENSEMBLE]["facts"].load().get("weights") if ENSEMBLE in models else None
+    selection = inputs["select"]["selection"].load()
+    seed = context.config.split.seed
+    return diagnose(truth, outputs, info, board=records, selection=selection, ensemble_weights=weights, seed=seed)

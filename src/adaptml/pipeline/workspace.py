@@ -22,6 +22,7 @@ beside it, ``<path>.mac``.
     models/<name>.json          json     train       CV scores, fit seconds, params, pickle size (also ``ensemble``)
     evaluate/leaderboard.json   json     evaluate    the ranked leaderboard on the test split
     published.json              json     publish     the outcome of the run; its existence means "published"
+    evaluate/diagnostics.json   json     evaluate    held-out curves and figures per model (``diagnostics.json``)
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from adaptml.storage import S3Uri, Storage
 
 __all__ = [
     "CLEAN_DATA",
+    "DIAGNOSTICS",
     "CLEANING_REPORT",
     "EDA_FILES",
     "EDA_SUMMARY",
@@ -145,6 +147,7 @@ TEST_SPLIT: Artifact[pd.DataFrame] = Artifact("split/test.parquet", PARQUET, "sp
 SELECTION: Artifact[Any] = Artifact("reports/selection.json", JSON, "select")
 LEADERBOARD: Artifact[Any] = Artifact("evaluate/leaderboard.json", JSON, "evaluate")
 PUBLISHED: Artifact[Any] = Artifact("published.json", JSON, "publish")
+DIAGNOSTICS: Artifact[Any] = Artifact("evaluate/diagnostics.json", JSON, "evaluate")
 
 
 def model_files(name: str) -> dict[str, Artifact[Any]]:

@@ -15,6 +15,7 @@ from adaptml.config import Config
 from adaptml.registry import Registry
 from adaptml.reload.hooks import init_reload
 from adaptml.serving.api import blueprint as api_routes
+from adaptml.serving.diagnostics_pages import blueprint as diagnostics_routes
 from adaptml.serving.http_errors import register_error_handlers
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.metrics import Metrics
@@ -25,6 +26,7 @@ from adaptml.serving.results_cache import ResultCache
 from adaptml.serving.settings import ServingSettings
 from adaptml.serving.state import EXTENSION, ServingState
 from adaptml.serving.store import ModelStore
+from adaptml.serving.versions_pages import blueprint as versions_routes
 
 __all__ = ["create_app"]
 
@@ -101,7 +103,7 @@ def create_app(
     metrics = Metrics()
     results = ResultCache(settings.resolved_results_dir())
     app.extensions[EXTENSION] = ServingState(settings, store, dask, metrics, results)
-    for blueprint in (page_routes, api_routes, ops_routes):
+    for blueprint in (page_routes, api_routes, ops_routes, diagnostics_routes, versions_routes):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     metrics.init_app(app)

@@ -19,9 +19,10 @@ from adaptml.serving.predict import PredictionResult
 from adaptml.serving.state import serving_state
 from adaptml.serving.tables import display_table, error_summary, model_cards, results_frame, to_python, to_safe_csv
 
-__all__ = ["blueprint"]
+__all__ = ["BASELINE", "blueprint", "models_or_page"]
 
 blueprint = Blueprint("pages", __name__)
+BASELINE = "dummy"  # training's baseline (training.zoo.BASELINE): on the leaderboard, never offered as an answer
 EDA_POLICY = "default-src 'self' data: blob: 'unsafe-inline' 'unsafe-eval'; connect-src 'none'; frame-ancestors 'self'"
 
 
@@ -46,7 +47,7 @@ def _format_cell(value: Any) -> str:
     return str(value)
 
 
-def _models_or_page() -> LoadedModels:
+def models_or_page() -> LoadedModels:
     """The served version; without one, the not-ready page (503) explains why and refreshes itself."""
     store = serving_state().store
     current = store.current
@@ -59,7 +60,7 @@ def _models_or_page() -> LoadedModels:
 
 @blueprint.get("/")
 def index() -> str:
-    models = _models_or_page()
+    models = models_or_page()
     return render_template("index.html", fields=form_fields(models.schema), models=models)
 
 
@@ -71,7 +72,7 @@ def _results_page(result: PredictionResult) -> str:
         "results.html",
         result=result,
         table=table,
-        cards=model_cards(result),
+        cards=[card for card in model_cards(result) if card.info.name != BASELINE],
         errors=error_summary(result),
         token=token,
         filename=download_name(result),
@@ -80,14 +81,14 @@ def _results_page(result: PredictionResult) -> str:
 
 @blueprint.post("/predict")
 def predict_form() -> str:
-    models = _models_or_page()
+    models = models_or_page()
     frame = parse_form(request.form, models.schema.names)
     return _results_page(serving_state().predict(models, frame))
 
 
 @blueprint.post("/upload")
 def upload() -> str:
-    models = _models_or_page()
+    models = models_or_page()
     file = request.files.get("file")
     if file is None or not file.filename:
         raise InputError("choose a CSV file to upload")
@@ -98,7 +99,7 @@ def upload() -> str:
 @blueprint.get("/template.csv")
 def template_csv() -> Response:
     """A CSV with the schema's columns and its example record, to fill in for a batch."""
-    models = _models_or_page()
+    models = models_or_page()
     response = Response(to_safe_csv(models.example_frame()), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{models.project}-template.csv"'
     return response
@@ -132,16 +133,21 @@ def leaderboard_rows(models: LoadedModels) -> tuple[list[str], list[dict[str, An
 
 @blueprint.get("/leaderboard")
 def leaderboard() -> str:
-    models = _models_or_page()
+    models = models_or_page()
     columns, rows = leaderboard_rows(models)
     return render_template(
-        "leaderboard.html", models=models, rows=rows, columns=columns, has_eda="eda/report.html" in models.files
+        "leaderboard.html",
+        models=models,
+        rows=rows,
+        columns=columns,
+        has_eda="eda/report.html" in models.files,
+        has_diagnostics="diagnostics.json" in models.files,
     )
 
 
 @blueprint.get("/leaderboard.csv")
 def leaderboard_csv() -> Response:
-    models = _models_or_page()
+    models = models_or_page()
     if "metrics.csv" not in models.files:
         abort(404, description=f"version {models.version} has no metrics.csv")
     response = Response(models.files["metrics.csv"], mimetype="text/csv")
@@ -153,7 +159,7 @@ def leaderboard_csv() -> Response:
 @blueprint.get("/eda/<path:path>")
 def eda(path: str) -> Response:
     """The served version's EDA report and its plots, straight from the verified version's files."""
-    models = _models_or_page()
+    models = models_or_page()
     data = models.files.get(f"eda/{path}")
     if data is None:
         abort(404, description=f"version {models.version} has no EDA file named {path!r}")
