@@ -32,8 +32,9 @@ ERROR_CODES = {
 
 
 def wants_json() -> bool:
-    """API, ops and reload routes always answer JSON; pages answer HTML unless the client prefers JSON."""
-    if request.blueprint in JSON_BLUEPRINTS:
+    """API, ops and reload routes (and any ``/api/`` or ``.json`` path) always answer JSON; pages answer HTML unless
+    the client prefers JSON."""
+    if request.blueprint in JSON_BLUEPRINTS or request.path.startswith("/api/") or request.path.endswith(".json"):
         return True
     accept = request.accept_mimetypes
     return accept.best_match(["text/html", "application/json"]) == "application/json" and (
