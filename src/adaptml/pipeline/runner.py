@@ -45,6 +45,7 @@ def train(
 ) -> TrainResult:
     """Train and publish ``cfg``'s dataset; an unchanged config and dataset is up to date and publishes nothing."""
     started = time.perf_counter()
+    began = time.time()  # the time budget counts from here, in every process of the run
     storage = storage or Storage()
     data = storage.get_bytes(cfg.data.uri)
     data_sha = sha256_hex(data)
@@ -62,9 +63,11 @@ def train(
     listener.start()
     try:
         if workers > 1:
-            outcome = _build_in_fresh_process(cfg, run, data_sha, events, workers=workers, scheduler_url=scheduler_url)
+            outcome = _build_in_fresh_process(
+                cfg, run, data_sha, events, workers=workers, scheduler_url=scheduler_url, began=began
+            )
         else:
-            plan = RunPlan.from_config(cfg)
+            plan = RunPlan.from_config(cfg, started=began)
             register(RunContext(cfg, plan, run, data_sha, storage, root, available_cores(), data, events))
             outcome = _build(Publish(run_id=run), workers=1, scheduler_url=scheduler_url)
     finally:
@@ -92,7 +95,7 @@ def _build(task: luigi.Task, *, workers: int, scheduler_url: str | None) -> str:
 
 
 def _build_in_fresh_process(
-    cfg: Config, run: str, data_sha: str, events: Any, *, workers: int, scheduler_url: str | None
+    cfg: Config, run: str, data_sha: str, events: Any, *, workers: int, scheduler_url: str | None, began: float
 ) -> str:
     """Run Luigi's parallel workers from a freshly spawned process.
 
@@ -102,7 +105,9 @@ def _build_in_fresh_process(
     from boto3's environment in that process.
     """
     process = multiprocessing.get_context("spawn").Process(
-        target=_fresh_build, args=(cfg.to_dict(), run, data_sha, events, workers, scheduler_url), name="adaptml-luigi"
+        target=_fresh_build,
+        args=(cfg.to_dict(), run, data_sha, events, workers, scheduler_url, began),
+        name="adaptml-luigi",
     )
     process.start()
     process.join()
@@ -110,14 +115,15 @@ def _build_in_fresh_process(
 
 
 def _fresh_build(
-    config: dict[str, Any], run: str, data_sha: str, events: Any, workers: int, scheduler_url: str | None
+    config: dict[str, Any], run: str, data_sha: str, events: Any, workers: int, scheduler_url: str | None, began: float
 ) -> None:
     multiprocessing.set_start_method("fork", force=True)  # our own fresh process: Luigi's tasks fork from it
     cfg = parse_config(config)
     storage = Storage()
     root = Registry(cfg.registry, cfg.project, storage=storage).runs_uri(run)
     threads = max(1, available_cores() // workers)
-    register(RunContext(cfg, RunPlan.from_config(cfg), run, data_sha, storage, root, threads, None, events))
+    plan = RunPlan.from_config(cfg, started=began)
+    register(RunContext(cfg, plan, run, data_sha, storage, root, threads, None, events))
     outcome = _build(Publish(run_id=run), workers=workers, scheduler_url=scheduler_url)
     if "success" not in outcome:
         raise SystemExit(2)
