@@ -12,6 +12,7 @@ from typing import Any
 
 import luigi
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from adaptml.pipeline import workspace as layout
 from adaptml.pipeline.context import RunContext
@@ -22,7 +23,7 @@ from adaptml.training import SelectionReport, build_ensemble, evaluate_model, fi
 from adaptml.training.budget import Measured, TrainDecision, plan_refit, plan_training
 from adaptml.training.ensemble import fold_scores
 from adaptml.training.features import FeaturePlan
-from adaptml.training.fitting import cv_splits
+from adaptml.training.fitting import cv_splits, threads_for
 from adaptml.training.packaging import leaderboard_records
 from adaptml.training.zoo import ENSEMBLE, spec
 
@@ -191,8 +192,9 @@ class Evaluate(Stage):
             facts = files["facts"].load()
             if "skipped" in facts:
                 continue
-            rows.append(
-                evaluate_model(
+            train_rows = int(facts.get("rows", train_rows))
+            with threadpool_limits(threads_for(context.threads_per_task, train_rows)):
+                row = evaluate_model(
                     name,
                     files["pickle"].load(),
                     test,
@@ -202,8 +204,7 @@ class Evaluate(Stage):
                     fit_seconds=facts["fit_seconds"],
                     pickle_bytes=facts["pickle_bytes"],
                 )
-            )
-            train_rows = int(facts.get("rows", train_rows))
+            rows.append(row)
             if name != ENSEMBLE:  # the ensemble refits for free: its members' refits, blended
                 fit_seconds[name] = float(facts["fit_seconds"])
         self.output()["leaderboard"].dump(leaderboard_records(leaderboard(rows, info)))
