@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from adaptml.config import Config
+from adaptml.config import DEFAULT_TIME_BUDGET_SECONDS, Config
 from adaptml.registry import Registry
 from adaptml.s3server import running_s3
 from adaptml.storage import Storage
@@ -93,8 +93,10 @@ def run_dataset(dataset: Dataset, storage: Storage, folder: Path, *, budget: flo
     timeout = 1800.0 if budget is None else max(600.0, budget * 20)
     ours = cli_train(config_path, LOGS_DIR / f"{dataset.name}.log", timeout=timeout)
     if ours["status"] == "ok":
+        registry = Registry(config["registry"], dataset.name, storage=storage)
         try:
-            ours.update(score_published(dataset, Registry(config["registry"], dataset.name, storage=storage), test))
+            ours.update(score_published(dataset, registry, test))
+            ours.update(fit_facts(registry.load().manifest, ours["wall_seconds"], budget))
         except Exception as error:  # a model that publishes but cannot score is a finding, not a bench failure
             ours.update(status="score error", error=f"{type(error).__name__}: {error}")
     try:
@@ -117,10 +119,27 @@ def run_dataset(dataset: Dataset, storage: Storage, folder: Path, *, budget: flo
     }
 
 
+def fit_facts(manifest: dict[str, Any], wall: float, budget: float | None) -> dict[str, Any]:
+    """The time budget the run had and its overrun (CLI wall time minus budget), refit or not, skipped models."""
+    seconds = DEFAULT_TIME_BUDGET_SECONDS if budget is None else budget
+    return {
+        "budget_seconds": seconds,
+        "overrun_seconds": round(wall - seconds, 1) if seconds else None,
+        "elapsed_at_publish": manifest.get("time_budget", {}).get("elapsed_at_publish"),
+        "refit": manifest.get("refit"),
+        "refit_reason": manifest.get("refit_reason"),
+        "skipped": sorted(manifest.get("skipped", {})),
+    }
+
+
 def show(name: str, record: dict[str, Any]) -> None:
     ours, hgb, metric = record["adaptml"], record["baselines"]["hgb"], record["metric"]
     figure = f"{ours.get(metric, float('nan')):.4f}" if metric in ours else ours["status"]
     print(f"  {name}: adaptml {figure} in {ours['wall_seconds']} s, HGB {hgb.get(metric, 'crash')}", flush=True)
+    if "fit_rows" in ours:
+        budget = f"budget {ours.get('budget_seconds')} s, overrun {ours.get('overrun_seconds')} s"
+        fit = f"fit_rows {ours['fit_rows']}, refit {ours.get('refit')}, skipped {ours.get('skipped')}"
+        print(f"    {budget}; {fit}; best {ours.get('best_model')}", flush=True)
     if ours.get("error"):
         print(f"    {ours['error']}", flush=True)
 

@@ -34,6 +34,8 @@ def test_defaults_and_frozen(tmp_path):
     cfg = load_config(write(tmp_path, VALID))
     assert cfg.split.test_size == 0.2
     assert cfg.data.task == "auto" and cfg.data.deduplicate is True
+    assert cfg.time_budget_seconds == 60.0 and cfg.publish.refit is True and cfg.publish.gate_rows == 300
+    assert cfg.selection.enabled is False and cfg.models[0] == "hgb_default"
     with pytest.raises(Exception):  # noqa: B017 - pydantic's frozen error type
         cfg.project = "other"  # type: ignore[misc]
 
@@ -48,6 +50,8 @@ def test_defaults_and_frozen(tmp_path):
         ("project: p\ndata: {uri: s3://b/x.csv}\nregistry: s3://b/r\n", "missing required key 'data.target'"),
         (VALID + "models: [ridge, deep_net]\n", "unknown model 'deep_net'"),
         (VALID.replace("s3://b/data/x.csv", "/local/x.csv"), "must be an s3://bucket/key URI"),
+        (VALID + "publish: {refit: true, when: now}\n", "unknown key 'publish.when'"),
+        (VALID + "time_budget_seconds: -1\n", "invalid value for 'time_budget_seconds'"),
         ("- a\n- b\n", "expected a mapping"),
         ("project: [unclosed\n", "not valid YAML at line"),
     ],

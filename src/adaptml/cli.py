@@ -140,13 +140,15 @@ def train(
     from adaptml.pipeline.runner import train_command
     from adaptml.signing import SIGNING_KEY_ENV, Keys
 
-    if not Keys.from_environ(os.environ).can_sign:
+    keys = Keys.from_environ(os.environ)
+    if not keys.can_sign:
         err_console.print(
             f"[bold red]warning:[/] no {SIGNING_KEY_ENV}: this version is published UNSIGNED and apps will refuse "
             "it (create a key pair with `adaptml keygen`)",
             highlight=False,
         )
-    train_command(load_config(config), workers=workers, scheduler_url=scheduler_url, console=console)
+    signer = keys if keys.can_sign else None
+    train_command(load_config(config), keys=signer, workers=workers, scheduler_url=scheduler_url, console=console)
 
 
 @app.command()

@@ -30,6 +30,7 @@ def run_demo(config_path: Path, *, port: int = 8000, s3_port: int = 9000, consol
     from adaptml.reload.signing import SECRET_ENV
     from adaptml.serving.server import serve_command
     from adaptml.serving.settings import Environment
+    from adaptml.signing import Keys
 
     console = console or Console()
     cfg = load_config(config_path)
@@ -48,7 +49,7 @@ def run_demo(config_path: Path, *, port: int = 8000, s3_port: int = 9000, consol
         for other in sorted(Path(config_path).resolve().parent.glob("*.yaml")):
             _seed_quietly(other, console)
         console.rule(f"training {cfg.project}")
-        train_command(cfg, workers=2, scheduler_url=None, console=console)
+        train_command(cfg, keys=Keys.from_environ(demo_keys), workers=2, scheduler_url=None, console=console)
         # Started after the first publish: the app loads that version at start, so only later ones need notifying.
         stop = threading.Event()
         runner = threading.Thread(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Mapping
@@ -60,11 +59,6 @@ def signing_key_from(environ: Mapping[str, str]) -> Keys | None:
     """The publisher's keys an environment names; None when it names no private key (publish unsigned)."""
     keys = Keys.from_environ(environ)
     return keys if keys.can_sign else None
-
-
-def signing_key_from_env() -> Keys | None:
-    """Transitional, for ``pipeline/modelling.py`` only until ``adaptml train`` passes the keys down; then delete."""
-    return signing_key_from(os.environ)
 
 
 @dataclass(frozen=True)

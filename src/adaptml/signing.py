@@ -98,6 +98,16 @@ class Keys:
         return self.private is not None
 
     @property
+    def private_raw(self) -> bytes | None:
+        """The private key's 32 raw bytes (to hand to another process of the same run), None without one."""
+        return _private_raw(self.private) if self.private is not None else None
+
+    @classmethod
+    def from_private_raw(cls, raw: bytes | None) -> Keys | None:
+        """The inverse of ``private_raw``: a publisher's keys, or None."""
+        return cls(private=Ed25519PrivateKey.from_private_bytes(raw)) if raw else None
+
+    @property
     def key_id(self) -> str:
         """A short fingerprint of the public key, recorded with each signature (names the key in refusals)."""
         return hashlib.sha256(_raw(self.public)).hexdigest()[:16] if self.public is not None else ""

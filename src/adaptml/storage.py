@@ -223,7 +223,10 @@ def read_table(data: bytes, *, name: str, source: str | None = None) -> pd.DataF
             return pd.read_parquet(buffer)
         compression: Literal["gzip"] | None = "gzip" if lowered.endswith(".gz") or data[:2] == b"\x1f\x8b" else None
         sep = "\t" if ".tsv" in lowered else ","
-        return pd.read_csv(buffer, compression=compression, sep=sep, low_memory=False)
+        # only an empty cell is missing here: cleaning decides per column whether NA, None or null is a marker
+        return pd.read_csv(
+            buffer, compression=compression, sep=sep, low_memory=False, keep_default_na=False, na_values=[""]
+        )
     except pd.errors.EmptyDataError as error:
         raise DataError(f"{source}: the file has no columns") from error
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as error:

@@ -33,6 +33,9 @@ def test_train_command_shows_leaderboard_version_report_and_leakage(
     assert f"published version: {version}" in out
     assert f"EDA report: s3://{cfg.registry[5:]}/demo/versions/{version}/eda/report.html" in out
     assert "leakage suspect:" in out and "price_in_cents" in out
+    assert "cleaning Column dropped: row_id: ID-like" in out
+    rows = Registry(cfg.registry, cfg.project, storage=storage).load().manifest["fit_rows"]
+    assert f"published models fitted on {rows:,} rows (refit on every row after ranking)" in out
 
     code, out, _ = _invoke(path)
     assert code == 0 and "up to date" in out and f"version: {version}" in out

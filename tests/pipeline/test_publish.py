@@ -43,6 +43,11 @@ def test_a_run_publishes_a_verified_version_and_a_rerun_is_up_to_date(
     assert "row_id" not in [c["name"] for c in schema["columns"]]  # ID-like: dropped, not in the schema
     assert result.leaderboard.iloc[0]["rmse"] < result.leaderboard.set_index("model").loc["dummy", "rmse"]
     assert {e.stage for e in events if e.kind == "done"} >= {"ingest", "clean", "explore", "publish", "train xgboost"}
+    cleaning = json.loads(loaded.files["reports/cleaning.json"])
+    assert manifest["refit"] is True and manifest["fit_rows"] == cleaning["rows_out"] == result.fit_rows
+    assert manifest["skipped"] == {} and manifest["files"]["gate.csv"]["sha256"]
+    gate = pd.read_csv(pd.io.common.BytesIO(loaded.files["gate.csv"]))
+    assert list(gate.columns) == [c["name"] for c in schema["columns"]] and 0 < len(gate) <= 300
     best = pickle.loads(loaded.files[f"models/{result.leaderboard.iloc[0]['model']}.pkl"])
     assert best.predict(pd.DataFrame([schema["example"]])).shape == (1,)
 

@@ -11,7 +11,7 @@ from adaptml.training import select_features
 from .conftest import Problem, prepare
 from .frames import messy_frame
 
-ZOO = ("dummy", "ridge", "random_forest", "extra_trees", "hist_gradient_boosting", "lightgbm", "xgboost")
+ZOO = ("dummy", "hgb_default", "ridge", "random_forest", "extra_trees", "hist_gradient_boosting", "lightgbm", "xgboost")
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as checks
 
@@ -35,10 +36,19 @@ def numbers(n: int = 300, *, classify: bool = False) -> tuple[pd.DataFrame, np.n
 
 
 def test_the_specs_are_the_one_list_of_models() -> None:
-    zoo = ("dummy", "ridge", "random_forest", "extra_trees", "hist_gradient_boosting", "lightgbm", "xgboost")
+    zoo = (
+        "dummy",
+        "hgb_default",
+        "ridge",
+        "random_forest",
+        "extra_trees",
+        "hist_gradient_boosting",
+        "lightgbm",
+        "xgboost",
+    )
     assert zoo == MODEL_NAMES
     assert [s.name for s in SPECS] == list(ZOO) == list(MODEL_NAMES)
-    with pytest.raises(ValueError, match="unknown model 'deep_net'; choose from dummy, ridge"):
+    with pytest.raises(ValueError, match="unknown model 'deep_net'; choose from dummy, hgb_default, ridge"):
         spec("deep_net")
 
 
@@ -52,6 +62,17 @@ def test_every_spec_builds_a_fresh_seeded_estimator_with_its_defaults(name: str,
     assert params.get("random_state", 7) == 7 or name == "dummy"  # the prior needs no randomness
     assert clone(estimator).get_params().keys() == params.keys()
     assert set(model.search_space(task)) <= set(params) | {"C"}
+
+
+def test_the_default_hgb_is_scikit_learns_defaults_untuned() -> None:
+    model = spec("hgb_default")
+    for task, default in (
+        ("regression", HistGradientBoostingRegressor()),
+        ("classification", HistGradientBoostingClassifier()),
+    ):
+        params = model.estimator(task, seed=0).get_params()
+        assert params == {**default.get_params(), "random_state": 0}
+        assert model.search_space(task) == {} and model.iterations is None
 
 
 def test_task_specific_defaults_and_tuning() -> None:

@@ -4,8 +4,8 @@ Luigi builds tasks from their parameters (just ``run_id`` and, for training, ``m
 too) is looked up here by run id. Events travel through a multiprocessing queue, so tasks in worker processes
 (``--workers N``) report too.
 
-The context also holds the run's workspace key (``adaptml.pipeline.trust``): derived from ``signing_key``, the
-publisher's private signing key, when one is given; otherwise this machine's random key for the run.
+The context also holds the run's workspace key (``adaptml.pipeline.trust``): derived from the publisher's private
+signing key (``keys``) when one is given; otherwise this machine's random key for the run.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from adaptml.errors import AdaptmlError
 from adaptml.pipeline.plan import RunPlan
 from adaptml.pipeline.trust import workspace_key
 from adaptml.pipeline.workspace import Workspace
+from adaptml.signing import Keys
 from adaptml.storage import S3Uri, Storage
 
 __all__ = ["RunContext", "StageEvent", "context_for", "forget", "register"]
@@ -41,8 +42,8 @@ class StageEvent:
 class RunContext:
     """One run's shared state; ``root`` is the workspace's address, ``plan`` is derived once from the config.
 
-    ``signing_key`` is the publisher's private signing key (never a public key: the workspace key derived from it must
-    stay secret); every process of the run must be given the same one, or none.
+    ``keys`` are the publisher's (they sign the version; the workspace key is derived from their private half, never
+    from a public key, so it stays secret); every process of the run must be given the same ones, or none.
     """
 
     config: Config
@@ -55,7 +56,7 @@ class RunContext:
     source_bytes: bytes | None = field(default=None, repr=False)
     events: Any = field(default=None, repr=False)
     owner_pid: int = field(default_factory=os.getpid)
-    signing_key: bytes | None = field(default=None, repr=False, kw_only=True)
+    keys: Keys | None = field(default=None, repr=False, kw_only=True)
     _workspace_key: bytes | None = field(default=None, init=False, repr=False)
     _verified: dict[str, tuple[str, str]] = field(default_factory=dict, init=False, repr=False)
 
@@ -70,7 +71,7 @@ class RunContext:
     def workspace_key(self) -> bytes:
         """The key that tags and verifies this run's workspace artifacts (derived once per process)."""
         if self._workspace_key is None:
-            self._workspace_key = workspace_key(self.run_id, self.signing_key)
+            self._workspace_key = workspace_key(self.run_id, self.keys.private_raw if self.keys else None)
         return self._workspace_key
 
     @property

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from adaptml.eda.cleaning import cleaning_lines
 from adaptml.pipeline.context import StageEvent
 from adaptml.pipeline.result import TrainResult
 
@@ -117,32 +118,51 @@ def _leaderboard_table(result: TrainResult) -> Table:
     return table
 
 
+def _say(console: Console, text: str) -> None:
+    console.print(text, highlight=False, soft_wrap=True)
+
+
+def _show_cleaning(console: Console, report: dict[str, Any]) -> None:
+    """What cleaning did: rows and columns kept, columns dropped and why, markers read as missing, types parsed."""
+    for decision, detail in cleaning_lines(report) if report else []:
+        _say(console, f"[dim]cleaning[/] {decision}: {detail}")
+
+
+def _show_fit(console: Console, result: TrainResult) -> None:
+    """The rows the published models were fitted on, the models the budget skipped, and the time budget."""
+    if result.fit_rows is not None:
+        how = "refit on every row after ranking" if result.refit else result.refit_reason or "not refit"
+        _say(console, f"published models fitted on {result.fit_rows:,} rows ({how})")
+    for name, why in result.skipped.items():
+        _say(console, f"[bold yellow]model not trained:[/] {name}: {why}")
+    budget = result.time_budget.get("seconds")
+    if budget:
+        _say(console, f"time budget {budget:g}s, {result.time_budget.get('elapsed_at_publish', 0):.1f}s at publish")
+
+
 def show_result(console: Console | None, result: TrainResult) -> None:
-    """The leaderboard, the version, where the EDA report is, and any leakage suspects."""
+    """What cleaning did, the leaderboard, the fit rows, the version, the EDA report and any leakage suspects."""
     console = console or Console()
     if result.up_to_date:
-        console.print(
+        _say(
+            console,
             f"[bold green]up to date:[/] run {result.run_id} (same config, data and adaptml version) was already "
             f"published as version [bold]{result.version}[/]; nothing was retrained",
-            highlight=False,
-            soft_wrap=True,
         )
+    _show_cleaning(console, result.cleaning)
     table = _leaderboard_table(result)
     if console.is_terminal:
         console.print(table)
     else:  # a pipe or a log file gets the whole table, not one squeezed into 80 columns
         Console(file=console.file, width=max(console.width, 160), no_color=console.no_color).print(table)
+    _show_fit(console, result)
     verb = "version" if result.up_to_date else "published version"
-    console.print(f"{verb}: [bold]{result.version}[/]", highlight=False, soft_wrap=True)
-    console.print(f"EDA report: {result.report_uri}", highlight=False, soft_wrap=True)
+    _say(console, f"{verb}: [bold]{result.version}[/]")
+    _say(console, f"EDA report: {result.report_uri}")
     if not result.leakage:
-        console.print("leakage check: no suspects", highlight=False, soft_wrap=True)
+        _say(console, "leakage check: no suspects")
     for suspect in result.leakage:
         columns = ", ".join(suspect.get("columns", []))
-        console.print(
-            f"[bold yellow]leakage suspect:[/] {columns}: {suspect.get('evidence', '')}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _say(console, f"[bold yellow]leakage suspect:[/] {columns}: {suspect.get('evidence', '')}")
     if result.stage_seconds:
-        console.print(f"total {result.total_seconds:.1f}s", highlight=False, soft_wrap=True)
+        _say(console, f"total {result.total_seconds:.1f}s")

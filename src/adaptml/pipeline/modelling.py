@@ -1,4 +1,9 @@
-"""Modelling tasks: train each model, build the ensemble, evaluate on the test split, publish the version."""
+"""Modelling tasks: train each model (in priority order, within the time budget), build the ensemble, evaluate on the
+test split and decide whether the refit on every row fits in what remains of the budget.
+
+A model the budget cannot fit still completes its task: it writes its facts with ``skipped`` (the reason), an empty
+pickle and no out-of-fold predictions, so the graph stays complete and a resumed run does not retry it.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +11,50 @@ import time
 from typing import Any
 
 import luigi
+import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from adaptml.pipeline import workspace as layout
 from adaptml.pipeline.context import RunContext
-from adaptml.pipeline.plan import RunPlan, train_label
-from adaptml.pipeline.preparation import Clean, Explore, Select, Split
+from adaptml.pipeline.plan import BASELINE, RunPlan, train_label
+from adaptml.pipeline.preparation import Clean, Select, Split
 from adaptml.pipeline.stage import Stage, Targets, read_frame, read_problem
-from adaptml.registry import Registry, new_version_id, signing_key_from_env
-from adaptml.training import (
-    SelectionReport,
-    build_ensemble,
-    evaluate_model,
-    fit_model,
-    greedy_weights,
-    leaderboard,
-    version_files,
-    version_metadata,
-)
+from adaptml.training import SelectionReport, build_ensemble, evaluate_model, fit_model, greedy_weights, leaderboard
+from adaptml.training.budget import Measured, TrainDecision, plan_refit, plan_training
 from adaptml.training.diagnostics import diagnose
 from adaptml.training.ensemble import fold_scores
 from adaptml.training.evaluation import model_output
 from adaptml.training.features import FeaturePlan
-from adaptml.training.fitting import cv_splits
+from adaptml.training.fitting import cv_splits, threads_for
 from adaptml.training.packaging import leaderboard_records
 from adaptml.training.task import TaskInfo
-from adaptml.training.zoo import ENSEMBLE
+from adaptml.training.zoo import ENSEMBLE, spec
 
-__all__ = ["Ensemble", "Evaluate", "Publish", "Train"]
+__all__ = ["REFIT_DECISION", "Ensemble", "Evaluate", "Train", "evaluated_tasks", "plan_of"]
+
+REFIT_DECISION = layout.REFIT_DECISION
+
+
+def plan_of(selection: dict[str, Any]) -> FeaturePlan:
+    """The feature plan Select stored, restricted to the features it kept."""
+    report = SelectionReport.from_dict(selection)
+    fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in report.plan.items()}
+    return FeaturePlan(**fields).kept(report.kept)
+
+
+def _skip(out: Targets, reason: str, **facts: Any) -> None:
+    out["oof"].dump(np.zeros(0))
+    out["pickle"].dump(None)
+    out["facts"].dump({"skipped": reason, **facts})
 
 
 class Train(Stage):
-    """Fit one model of the zoo on the training split: tuning, k-fold CV, final fit; pickle the whole pipeline."""
+    """Fit one model of the zoo on the training split: tuning, k-fold CV, final fit; pickle the whole pipeline.
+
+    Models train one after another in the plan's order (each requires the ones before it), so each can be
+    budgeted from what the earlier ones measured.
+    """
 
     stage = "train"
     model = luigi.Parameter()
@@ -45,41 +62,68 @@ class Train(Stage):
     def label(self) -> str:
         return train_label(str(self.model))
 
-    def requires(self) -> dict[str, Stage]:
+    def requires(self) -> dict[str, Any]:
         run = self.run_id
-        return {"clean": Clean(run_id=run), "split": Split(run_id=run), "select": Select(run_id=run)}
+        earlier = {name: Train(run_id=run, model=name) for name in self.context.plan.before(str(self.model))}
+        return {
+            "clean": Clean(run_id=run),
+            "split": Split(run_id=run),
+            "select": Select(run_id=run),
+            "earlier": earlier,
+        }
 
     def output(self) -> Targets:
         return {key: self.target(artifact) for key, artifact in layout.model_files(str(self.model)).items()}
 
     def execute(self, context: RunContext) -> None:
-        inputs = self.input()
+        started = time.perf_counter()
+        inputs, cfg, name = self.input(), context.config, str(self.model)
+        decision = self._decide(context, {n: inputs["earlier"][n]["facts"].load() for n in inputs["earlier"]})
+        if not decision.train:
+            _skip(self.output(), decision.reason, estimate_seconds=decision.estimate)
+            return
         schema, info = read_problem(inputs["clean"])
         train = read_frame(inputs["split"]["train"], schema, info)
-        selection = SelectionReport.from_dict(inputs["select"]["selection"].load())
-        plan = FeaturePlan(**_plan_fields(selection.plan)).kept(selection.kept)
-        cfg = context.config
         result = fit_model(
-            str(self.model),
+            name,
             train,
             schema=schema,
-            plan=plan,
+            plan=plan_of(inputs["select"]["selection"].load()),
             info=info,
             seed=cfg.split.seed,
             cv_folds=cfg.tuning.cv_folds,
             n_jobs=context.threads_per_task,
-            budget_seconds=cfg.tuning.budget_seconds,
+            budget_seconds=decision.tuning_seconds,
             shuffle=cfg.split.strategy != "time",
         )
         out = self.output()
         out["oof"].dump(result.oof)
         size = out["pickle"].dump(result.pipeline)
         facts = {"cv_scores": list(result.cv_scores), "fit_seconds": result.fit_seconds, "params": result.params}
-        out["facts"].dump({**facts, "tuning": result.tuning, "pickle_bytes": size})
+        timing = {"train_seconds": time.perf_counter() - started, "tuning_seconds": result.tuning_seconds}
+        refit = {"refit_params": result.frozen, "rows": len(train)}
+        out["facts"].dump({**facts, "tuning": result.tuning, "pickle_bytes": size, **timing, **refit})
 
-
-def _plan_fields(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
+    def _decide(self, context: RunContext, earlier: dict[str, dict[str, Any]]) -> TrainDecision:
+        """Train or skip this model, from what the models before it took (see ``adaptml.training.budget``)."""
+        plan, cfg, name = context.plan, context.config, str(self.model)
+        if name == BASELINE:
+            return TrainDecision(True)
+        trained = [
+            Measured(facts["train_seconds"] - facts.get("tuning_seconds", 0.0), spec(other).cost)
+            for other, facts in earlier.items()
+            if other != BASELINE and "skipped" not in facts
+        ]
+        ratio = 1.0 / (1.0 - cfg.split.test_size)
+        return plan_training(
+            plan.budget,
+            cost=spec(name).cost,
+            overhead=float(earlier[BASELINE]["train_seconds"]) if BASELINE in earlier else 0.0,
+            trained=trained,
+            later=[spec(other).cost for other in plan.after(name)],
+            refit_share=ratio / (cfg.tuning.cv_folds + 1) if cfg.publish.refit else 0.0,
+            tuning_cap=cfg.tuning.budget_seconds,
+        )
 
 
 class Ensemble(Stage):
@@ -97,11 +141,16 @@ class Ensemble(Stage):
 
     def execute(self, context: RunContext) -> None:
         inputs = self.input()
+        members = inputs["models"]
+        trained = [n for n in context.plan.members if "skipped" not in members[n]["facts"].load()]
+        if len(trained) < 2:
+            self.output()["pickle"].dump(None)
+            self.output()["facts"].dump({"skipped": "fewer than two models were trained within the time budget"})
+            return
         schema, info = read_problem(inputs["clean"])
         train = read_frame(inputs["split"]["train"], schema, info)
-        members = inputs["models"]
         started = time.perf_counter()
-        oof = {name: members[name]["oof"].load() for name in context.plan.members}
+        oof = {name: members[name]["oof"].load() for name in trained}
         y = train[schema.target]
         weights = greedy_weights(oof, y, info)
         split, folds = context.config.split, context.config.tuning.cv_folds
@@ -112,11 +161,11 @@ class Ensemble(Stage):
         member_seconds = sum(members[name]["facts"].load()["fit_seconds"] for name in weights)
         size = self.output()["pickle"].dump(model)
         facts = {"weights": weights, "fit_seconds": member_seconds + time.perf_counter() - started}
-        self.output()["facts"].dump({**facts, "cv_scores": cv_scores, "pickle_bytes": size})
+        self.output()["facts"].dump({**facts, "cv_scores": cv_scores, "pickle_bytes": size, "rows": len(train)})
 
 
-def _evaluated(run_id: str, plan: RunPlan) -> dict[str, Stage]:
-    """The task that writes each model on the leaderboard, by model name."""
+def evaluated_tasks(run_id: str, plan: RunPlan) -> dict[str, Stage]:
+    """The task that writes each model that may reach the leaderboard, by model name."""
     tasks: dict[str, Stage] = {name: Train(run_id=run_id, model=name) for name in plan.models}
     if plan.has_ensemble:
         tasks[ENSEMBLE] = Ensemble(run_id=run_id)
@@ -124,94 +173,57 @@ def _evaluated(run_id: str, plan: RunPlan) -> dict[str, Stage]:
 
 
 class Evaluate(Stage):
-    """Score every model on the held-out test split and rank them."""
+    """Score every trained model on the held-out test split and rank them; decide whether the refit fits."""
 
     stage = "evaluate"
 
     def requires(self) -> dict[str, Any]:
         run = self.run_id
-        models = _evaluated(run, self.context.plan)
+        models = evaluated_tasks(run, self.context.plan)
         return {"clean": Clean(run_id=run), "split": Split(run_id=run), "select": Select(run_id=run), "models": models}
 
     def output(self) -> Targets:
-        return {"leaderboard": self.target(layout.LEADERBOARD), "diagnostics": self.target(layout.DIAGNOSTICS)}
+        return {
+            "leaderboard": self.target(layout.LEADERBOARD),
+            "refit": self.target(REFIT_DECISION),
+            "diagnostics": self.target(layout.DIAGNOSTICS),
+        }
 
     def execute(self, context: RunContext) -> None:
         inputs = self.input()
         schema, info = read_problem(inputs["clean"])
         test = read_frame(inputs["split"]["test"], schema, info)
-        rows, outputs = [], {}
+        rows, fit_seconds, train_rows, outputs = [], {}, 0, {}
         for name in context.plan.evaluated:
             files = inputs["models"][name]
             facts = files["facts"].load()
+            if "skipped" in facts:
+                continue
+            train_rows = int(facts.get("rows", train_rows))
             model = files["pickle"].load()
-            outputs[name] = model_output(model, test.drop(columns=[schema.target]), info)
-            row = evaluate_model(
-                name,
-                model,
-                test,
-                info,
-                target=schema.target,
-                cv_scores=facts["cv_scores"],
-                fit_seconds=facts["fit_seconds"],
-                pickle_bytes=facts["pickle_bytes"],
-            )
+            with threadpool_limits(threads_for(context.threads_per_task, train_rows)):
+                outputs[name] = model_output(model, test.drop(columns=[schema.target]), info)
+                row = evaluate_model(
+                    name,
+                    model,
+                    test,
+                    info,
+                    target=schema.target,
+                    cv_scores=facts["cv_scores"],
+                    fit_seconds=facts["fit_seconds"],
+                    pickle_bytes=facts["pickle_bytes"],
+                )
             rows.append(row)
+            if name != ENSEMBLE:  # the ensemble refits for free: its members' refits, blended
+                fit_seconds[name] = float(facts["fit_seconds"])
         records = leaderboard_records(leaderboard(rows, info))
         self.output()["leaderboard"].dump(records)
-        diagnostics = _diagnostics(inputs, test[schema.target], outputs, records, info, context)
-        self.output()["diagnostics"].dump(diagnostics)
-
-
-class Publish(Stage):
-    """Publish the version to the registry (files, manifest, then LATEST) and record the run's outcome.
-
-    The record (version, leaderboard, task, metric, leakage suspects, report address) is all the runner reports, so
-    it never re-reads other stages' files; its existence marks the run as published.
-    """
-
-    stage = "publish"
-
-    def requires(self) -> dict[str, Any]:
-        run = self.run_id
-        return {
-            "clean": Clean(run_id=run),
-            "explore": Explore(run_id=run),
-            "select": Select(run_id=run),
-            "evaluate": Evaluate(run_id=run),
-            "models": _evaluated(run, self.context.plan),
-        }
-
-    def output(self) -> Targets:
-        return {"published": self.target(layout.PUBLISHED)}
-
-    def execute(self, context: RunContext) -> None:
-        inputs = self.input()
-        schema, info = read_problem(inputs["clean"])
-        records = inputs["evaluate"]["leaderboard"].load()
-        board = pd.DataFrame(records)
-        eda = inputs["explore"]["summary"].load()
-        models = {str(name): inputs["models"][str(name)]["pickle"].load_bytes() for name in board["model"]}
-        reports = {
-            "cleaning": inputs["clean"]["report"].load(),
-            "selection": inputs["select"]["selection"].load(),
-            "eda": {"alerts": eda["alerts"], "leakage": eda["leakage"]},
-        }
-        eda_files = inputs["explore"]["files"].load()
-        files = version_files(board=board, schema=schema, models=models, eda_files=eda_files, reports=reports)
-        files["diagnostics.json"] = inputs["evaluate"]["diagnostics"].load_bytes()
-        extra = {"leakage": eda["leakage"], "selection": {k: reports["selection"][k] for k in ("kept", "dropped")}}
-        cfg = context.config
-        metadata = version_metadata(
-            config=cfg, board=board, schema=schema, info=info, data_sha256=context.data_sha256, run=context.run_id
+        self.output()["diagnostics"].dump(_diagnostics(inputs, test[schema.target], outputs, records, info, context))
+        ratio = (train_rows + len(test)) / max(1, train_rows)
+        decision = plan_refit(
+            context.plan.budget, enabled=context.config.publish.refit, fit_seconds=fit_seconds, ratio=ratio
         )
-        registry = Registry(cfg.registry, cfg.project, storage=context.client(), signing_key=signing_key_from_env())
-        version = new_version_id(context.run_id)
-        latest = registry.publish(version, files, {**metadata, **extra})
-        report = registry.version_uri(version).join("eda", "report.html")
-        outcome = {"version": version, "manifest_sha256": latest.manifest_sha256, "report_uri": str(report)}
-        task = {"task": info.task, "metric": info.metric, "higher_is_better": info.higher_is_better}
-        self.output()["published"].dump({**outcome, **task, "leaderboard": records, "leakage": eda["leakage"]})
+        self.output()["refit"].dump({**decision.to_dict(), "train_rows": train_rows, "rows": train_rows + len(test)})
 
 
 def _diagnostics(
@@ -225,7 +237,9 @@ def _diagnostics(
     """The held-out figures of every evaluated model (``diagnostics.json``), with selection's importance and the
     ensemble's weights."""
     models = inputs["models"]
-    weights = models[ENSEMBLE]["facts"].load().get("weights") if ENSEMBLE in models else None
+    facts = models[ENSEMBLE]["facts"].load() if ENSEMBLE in outputs else {}
     selection = inputs["select"]["selection"].load()
     seed = context.config.split.seed
-    return diagnose(truth, outputs, info, board=records, selection=selection, ensemble_weights=weights, seed=seed)
+    return diagnose(
+        truth, outputs, info, board=records, selection=selection, ensemble_weights=facts.get("weights"), seed=seed
+    )

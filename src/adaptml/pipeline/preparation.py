@@ -9,9 +9,19 @@ from adaptml.pipeline.stage import Stage, Targets, read_frame, read_problem
 from adaptml.registry import sha256_hex
 from adaptml.schema import infer_schema
 from adaptml.storage import read_table
-from adaptml.training import clean, plan_features, resolve_task, select_features, split, target_labels
+from adaptml.training import (
+    SelectionReport,
+    clean,
+    plan_features,
+    resolve_task,
+    select_features,
+    split,
+    target_labels,
+)
 
-__all__ = ["Clean", "Explore", "Ingest", "Select", "Split"]
+__all__ = ["SELECTION_OFF", "Clean", "Explore", "Ingest", "Select", "Split"]
+
+SELECTION_OFF = "none: selection.enabled is off (every engineered feature is kept)"
 
 
 class Ingest(Stage):
@@ -57,6 +67,8 @@ class Clean(Stage):
         info = resolve_task(typed[cfg.data.target], configured_task=cfg.data.task, configured_metric=cfg.metric)
         typed[cfg.data.target] = target_labels(typed[cfg.data.target], info.task)
         schema = infer_schema(typed, target=cfg.data.target, task=info.task, classes=info.classes)
+        # serving reads the spellings cleaning read as missing the same way, per column
+        schema = schema.with_missing_markers(report.missing_markers)
         out = self.output()
         out["data"].dump(typed)
         out["report"].dump(report.to_dict())
@@ -81,7 +93,14 @@ class Explore(Stage):
         schema, info = read_problem(cleaned)
         frame = read_frame(cleaned["data"], schema, info)
         title = f"{context.config.project}: {schema.target}"
-        result = explore(frame, target=schema.target, task=info.task, title=title, seed=context.config.split.seed)
+        result = explore(
+            frame,
+            target=schema.target,
+            task=info.task,
+            title=title,
+            seed=context.config.split.seed,
+            cleaning=cleaned["report"].load(),
+        )
         self.output()["files"].dump(dict(result.files))
         summary = {
             "files": sorted(result.files),
@@ -112,7 +131,7 @@ class Split(Stage):
 
 
 class Select(Stage):
-    """Engineer the base features and select among them, on the training split only."""
+    """Engineer the base features and (when ``selection.enabled``) select among them, on the training split only."""
 
     stage = "select"
 
@@ -128,7 +147,10 @@ class Select(Stage):
         train = read_frame(inputs["split"]["train"], schema, info)
         plan = plan_features(schema, train)
         seed = context.config.split.seed
-        report = select_features(
-            train, target=schema.target, plan=plan, info=info, seed=seed, n_jobs=context.threads_per_task
-        )
+        if not context.config.selection.enabled:
+            report = SelectionReport(SELECTION_OFF, tuple(plan.features), (), plan=plan.to_dict())
+        else:
+            report = select_features(
+                train, target=schema.target, plan=plan, info=info, seed=seed, n_jobs=context.threads_per_task
+            )
         self.output()["selection"].dump(report.to_dict())

@@ -12,7 +12,9 @@ __all__ = ["TrainResult"]
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What a run produced: the ranked leaderboard, the published version and where its EDA report is."""
+    """What a run produced: the ranked leaderboard, the published version and where its EDA report is; what cleaning
+    did; how many rows the published models were fitted on (``fit_rows``; ``refit`` or ``refit_reason`` why not);
+    the models the time budget skipped, with why."""
 
     run_id: str
     version: str
@@ -23,6 +25,12 @@ class TrainResult:
     higher_is_better: bool
     task: str
     leakage: list[dict[str, Any]] = field(default_factory=list)
+    cleaning: dict[str, Any] = field(default_factory=dict)
+    fit_rows: int | None = None
+    refit: bool = False
+    refit_reason: str = ""
+    skipped: dict[str, str] = field(default_factory=dict)
+    time_budget: dict[str, Any] = field(default_factory=dict)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
 
@@ -41,6 +49,12 @@ class TrainResult:
             higher_is_better=bool(published["higher_is_better"]),
             task=str(published["task"]),
             leakage=list(published["leakage"]),
+            cleaning=dict(published.get("cleaning") or {}),
+            fit_rows=published.get("fit_rows"),
+            refit=bool(published.get("refit", False)),
+            refit_reason=str(published.get("refit_reason", "")),
+            skipped=dict(published.get("skipped") or {}),
+            time_budget=dict(published.get("time_budget") or {}),
             stage_seconds=dict(seconds),
             total_seconds=total,
         )

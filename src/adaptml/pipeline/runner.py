@@ -24,8 +24,10 @@ from adaptml.pipeline.display import LiveProgress, show_result
 from adaptml.pipeline.plan import RunPlan
 from adaptml.pipeline.result import TrainResult
 from adaptml.pipeline.tasks import Publish
+from adaptml.pipeline.trust import workspace_key
 from adaptml.pipeline.workspace import PUBLISHED, Workspace
 from adaptml.registry import Registry, sha256_hex
+from adaptml.signing import Keys
 from adaptml.storage import Storage
 from adaptml.training import run_id
 from adaptml.training.zoo import available_cores
@@ -42,15 +44,18 @@ def train(
     workers: int = 1,
     scheduler_url: str | None = None,
     progress: ProgressCallback | None = None,
+    keys: Keys | None = None,
 ) -> TrainResult:
-    """Train and publish ``cfg``'s dataset; an unchanged config and dataset is up to date and publishes nothing."""
+    """Train and publish ``cfg``'s dataset, signed with ``keys``' private key (unsigned without one); an unchanged
+    config and dataset is up to date and publishes nothing."""
     started = time.perf_counter()
+    began = time.time()  # the time budget counts from here, in every process of the run
     storage = storage or Storage()
     data = storage.get_bytes(cfg.data.uri)
     data_sha = sha256_hex(data)
     run = run_id(cfg, data_sha, __version__)
     root = Registry(cfg.registry, cfg.project, storage=storage).runs_uri(run)
-    workspace = Workspace(storage, root)
+    workspace = Workspace(storage, root, workspace_key(run, keys.private_raw if keys else None))
     if workspace.exists(PUBLISHED):
         return _result(workspace, run, up_to_date=True, seconds={}, started=started)
     if scheduler_url:
@@ -62,10 +67,13 @@ def train(
     listener.start()
     try:
         if workers > 1:
-            outcome = _build_in_fresh_process(cfg, run, data_sha, events, workers=workers, scheduler_url=scheduler_url)
+            outcome = _build_in_fresh_process(
+                cfg, run, data_sha, events, workers=workers, scheduler_url=scheduler_url, began=began, keys=keys
+            )
         else:
-            plan = RunPlan.from_config(cfg)
-            register(RunContext(cfg, plan, run, data_sha, storage, root, available_cores(), data, events))
+            plan = RunPlan.from_config(cfg, started=began)
+            context = RunContext(cfg, plan, run, data_sha, storage, root, available_cores(), data, events, keys=keys)
+            register(context)
             outcome = _build(Publish(run_id=run), workers=1, scheduler_url=scheduler_url)
     finally:
         events.put(None)
@@ -92,7 +100,15 @@ def _build(task: luigi.Task, *, workers: int, scheduler_url: str | None) -> str:
 
 
 def _build_in_fresh_process(
-    cfg: Config, run: str, data_sha: str, events: Any, *, workers: int, scheduler_url: str | None
+    cfg: Config,
+    run: str,
+    data_sha: str,
+    events: Any,
+    *,
+    workers: int,
+    scheduler_url: str | None,
+    began: float,
+    keys: Keys | None,
 ) -> str:
     """Run Luigi's parallel workers from a freshly spawned process.
 
@@ -102,7 +118,9 @@ def _build_in_fresh_process(
     from boto3's environment in that process.
     """
     process = multiprocessing.get_context("spawn").Process(
-        target=_fresh_build, args=(cfg.to_dict(), run, data_sha, events, workers, scheduler_url), name="adaptml-luigi"
+        target=_fresh_build,
+        args=(cfg.to_dict(), run, data_sha, events, workers, scheduler_url, began, keys.private_raw if keys else None),
+        name="adaptml-luigi",
     )
     process.start()
     process.join()
@@ -110,14 +128,23 @@ def _build_in_fresh_process(
 
 
 def _fresh_build(
-    config: dict[str, Any], run: str, data_sha: str, events: Any, workers: int, scheduler_url: str | None
+    config: dict[str, Any],
+    run: str,
+    data_sha: str,
+    events: Any,
+    workers: int,
+    scheduler_url: str | None,
+    began: float,
+    private_key: bytes | None,
 ) -> None:
     multiprocessing.set_start_method("fork", force=True)  # our own fresh process: Luigi's tasks fork from it
     cfg = parse_config(config)
     storage = Storage()
     root = Registry(cfg.registry, cfg.project, storage=storage).runs_uri(run)
     threads = max(1, available_cores() // workers)
-    register(RunContext(cfg, RunPlan.from_config(cfg), run, data_sha, storage, root, threads, None, events))
+    plan = RunPlan.from_config(cfg, started=began)
+    keys = Keys.from_private_raw(private_key)  # the key objects don't pickle: their raw bytes crossed the spawn
+    register(RunContext(cfg, plan, run, data_sha, storage, root, threads, None, events, keys=keys))
     outcome = _build(Publish(run_id=run), workers=workers, scheduler_url=scheduler_url)
     if "success" not in outcome:
         raise SystemExit(2)
@@ -167,8 +194,10 @@ def _result(
     return TrainResult.from_published(published, run_id=run, up_to_date=up_to_date, seconds=seconds, total=total)
 
 
-def train_command(cfg: Config, *, workers: int = 1, scheduler_url: str | None = None, console: Any = None) -> None:
+def train_command(
+    cfg: Config, *, keys: Keys | None = None, workers: int = 1, scheduler_url: str | None = None, console: Any = None
+) -> None:
     """The ``adaptml train`` command: progress while it runs, then the leaderboard, version and report."""
     with LiveProgress(console, RunPlan.from_config(cfg).stages) as live:
-        result = train(cfg, workers=workers, scheduler_url=scheduler_url, progress=live.update)
+        result = train(cfg, workers=workers, scheduler_url=scheduler_url, progress=live.update, keys=keys)
     show_result(console, result)

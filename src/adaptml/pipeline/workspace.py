@@ -21,6 +21,10 @@ beside it, ``<path>.mac``.
     models/<name>.oof.npy       npy      train       out-of-fold predictions on the training split
     models/<name>.json          json     train       CV scores, fit seconds, params, pickle size (also ``ensemble``)
     evaluate/leaderboard.json   json     evaluate    the ranked leaderboard on the test split
+    evaluate/diagnostics.json   json     evaluate    held-out curves and figures per model (diagnostics.json)
+    evaluate/refit.json         json     evaluate    whether the refit on every row fits in the budget, and why
+    refit/<name>.pkl            pickle   refit       the pipeline refit on train + test (None when not refit)
+    refit/<name>.json           json     refit       the refit's facts (rows, seconds, or why not)
     published.json              json     publish     the outcome of the run; its existence means "published"
     evaluate/diagnostics.json   json     evaluate    held-out curves and figures per model (``diagnostics.json``)
 """
@@ -55,6 +59,7 @@ __all__ = [
     "LEADERBOARD",
     "PROBLEM",
     "PUBLISHED",
+    "REFIT_DECISION",
     "SELECTION",
     "TAG_SUFFIX",
     "TEST_SPLIT",
@@ -65,6 +70,7 @@ __all__ = [
     "ensemble_files",
     "ingest_data",
     "model_files",
+    "refit_files",
 ]
 
 T = TypeVar("T")
@@ -148,6 +154,7 @@ SELECTION: Artifact[Any] = Artifact("reports/selection.json", JSON, "select")
 LEADERBOARD: Artifact[Any] = Artifact("evaluate/leaderboard.json", JSON, "evaluate")
 PUBLISHED: Artifact[Any] = Artifact("published.json", JSON, "publish")
 DIAGNOSTICS: Artifact[Any] = Artifact("evaluate/diagnostics.json", JSON, "evaluate")
+REFIT_DECISION: Artifact[Any] = Artifact("evaluate/refit.json", JSON, "evaluate")
 
 
 def model_files(name: str) -> dict[str, Artifact[Any]]:
@@ -156,6 +163,14 @@ def model_files(name: str) -> dict[str, Artifact[Any]]:
         "pickle": Artifact(f"models/{name}.pkl", PICKLE, "train"),
         "facts": Artifact(f"models/{name}.json", JSON, "train"),
         "oof": Artifact(f"models/{name}.oof.npy", NPY, "train"),
+    }
+
+
+def refit_files(name: str) -> dict[str, Artifact[Any]]:
+    """What ``Refit(name)`` writes: the model refit on every row (None when not refit) and its ``facts``."""
+    return {
+        "pickle": Artifact(f"refit/{name}.pkl", PICKLE, "refit"),
+        "facts": Artifact(f"refit/{name}.json", JSON, "refit"),
     }
 
 

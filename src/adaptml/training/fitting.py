@@ -27,7 +27,16 @@ from adaptml.training.steps import COERCE, DATES, ENCODE, MODEL, SELECT, split_b
 from adaptml.training.task import TaskInfo
 from adaptml.training.zoo import spec
 
-__all__ = ["FitResult", "build_pipeline", "cv_splits", "fit_model"]
+__all__ = ["PARALLEL_MIN_ROWS", "FitResult", "build_pipeline", "cv_splits", "fit_model", "refit_model", "threads_for"]
+
+# below this many rows a fit is milliseconds of work per tree: OpenMP threads cost more in synchronisation than they
+# save, and on a loaded machine far more (a 116-row HistGradientBoosting took 11 s with 2 threads, under load ~30)
+PARALLEL_MIN_ROWS = 10_000
+
+
+def threads_for(n_jobs: int, rows: int) -> int:
+    """The threads worth using on ``rows`` rows: one on small tables, ``n_jobs`` on large ones."""
+    return n_jobs if rows >= PARALLEL_MIN_ROWS else 1
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,8 @@ class FitResult:
     oof: np.ndarray
     fit_seconds: float
     tuning: dict[str, Any] = field(default_factory=dict)
+    frozen: dict[str, Any] = field(default_factory=dict)  # ``params`` plus the early-stopped count: how to refit
+    tuning_seconds: float = 0.0
 
 
 def build_pipeline(
@@ -88,6 +99,7 @@ def fit_model(
     shuffle: bool = True,
 ) -> FitResult:
     """Tune (within the budget), cross-validate and fit one model on the training split."""
+    n_jobs = threads_for(n_jobs, len(train))
     y = train[schema.target]
     model = spec(name)
 
@@ -99,17 +111,43 @@ def fit_model(
         head = split_before(build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed), ENCODE)[0]
         base = head.fit(train).transform(train)
         space = model.search_space(info.task)
+        started = time.perf_counter()
         params, tuning = _tune(tail_for, space, base, y, info, seed=seed, budget_seconds=budget_seconds)
+        tuning_seconds = time.perf_counter() - started
         tail = tail_for(params)
         started = time.perf_counter()
         tail.fit(base, y)
         fit_seconds = time.perf_counter() - started
         # the folds reuse the tree count early stopping chose on the final fit: one search, not k+1
-        frozen = tail_for(model.refit_params(params, tail.named_steps[MODEL]))
+        frozen = model.refit_params(params, tail.named_steps[MODEL])
         splits = cv_splits(y, info, folds=cv_folds, seed=seed, shuffle=shuffle)
-        scores, oof = _cross_validate(frozen, base, y, info, splits)
+        scores, oof = _cross_validate(tail_for(frozen), base, y, info, splits)
     whole = Pipeline([*head.steps, *tail.steps])
-    return FitResult(name, whole, params, tuple(scores), oof, fit_seconds, tuning)
+    return FitResult(name, whole, params, tuple(scores), oof, fit_seconds, tuning, frozen, tuning_seconds)
+
+
+def refit_model(
+    name: str,
+    rows: pd.DataFrame,
+    *,
+    schema: Schema,
+    plan: FeaturePlan,
+    info: TaskInfo,
+    seed: int,
+    frozen: dict[str, Any],
+    ratio: float,
+    n_jobs: int = 1,
+) -> Pipeline:
+    """The model refit on ``rows`` (train + test) with the hyperparameters it was chosen with.
+
+    ``frozen`` is what ``fit_model`` chose (``FitResult.frozen``); an early-stopped iteration count is scaled by
+    ``ratio`` (rows now / rows then), since more rows support proportionally more iterations at the same rate.
+    """
+    params = spec(name).scaled_params(frozen, ratio)
+    n_jobs = threads_for(n_jobs, len(rows))
+    pipeline = build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed, n_jobs=n_jobs, params=params)
+    with threadpool_limits(n_jobs):
+        return pipeline.fit(rows, rows[schema.target])
 
 
 def _cross_validate(

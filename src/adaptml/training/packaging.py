@@ -18,7 +18,9 @@ from adaptml.schema import Schema
 from adaptml.training.task import TaskInfo
 
 __all__ = [
+    "GATE_FILE",
     "LIBRARIES",
+    "gate_csv",
     "json_bytes",
     "leaderboard_records",
     "library_versions",
@@ -28,6 +30,7 @@ __all__ = [
     "version_metadata",
 ]
 
+GATE_FILE = "gate.csv"  # the name adaptml.serving.compiled.GATE_FILE reads (not imported: that loads the web app)
 LIBRARIES = ("adaptml", "scikit-learn", "lightgbm", "xgboost-cpu", "pandas", "numpy", "scipy", "luigi")
 
 
@@ -69,6 +72,13 @@ def metrics_csv(board: pd.DataFrame) -> bytes:
     buffer = io.StringIO()
     board.to_csv(buffer, index=False, float_format="%.6g")
     return buffer.getvalue().encode("utf-8")
+
+
+def gate_csv(raw: pd.DataFrame, schema: Schema, *, rows: int, seed: int) -> bytes:
+    """A seeded sample of ``rows`` raw records, the schema's input columns only, as the CSV a user would upload."""
+    columns = [name for name in schema.names if name in raw.columns]
+    sample = raw.sample(n=rows, random_state=seed) if rows < len(raw) else raw
+    return sample[columns].to_csv(index=False).encode("utf-8")
 
 
 def version_files(

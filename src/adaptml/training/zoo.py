@@ -63,6 +63,12 @@ class Iterations:
         """Parameters that refit with the count early stopping chose, without stopping again."""
         return {self.param: int(getattr(model, self.fitted)), "early_stopping": False}
 
+    def scale(self, frozen: dict[str, Any], ratio: float) -> dict[str, Any]:
+        """Frozen parameters for ``ratio`` times as many rows: more rows support proportionally more iterations."""
+        if self.param not in frozen:
+            return dict(frozen)
+        return {**frozen, self.param: max(1, round(int(frozen[self.param]) * ratio))}
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -76,6 +82,7 @@ class ModelSpec:
     space: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # random search: parameter -> choices
     tuned_for: frozenset[str] = BOTH_TASKS
     iterations: Iterations | None = None
+    cost: float = 1.0  # training time relative to the others, for the run's time budget (measured costs scale it)
 
     def params(self, task: str) -> dict[str, Any]:
         """The default hyperparameters for a task."""
@@ -95,6 +102,10 @@ class ModelSpec:
     def refit_params(self, params: dict[str, Any], fitted: BaseEstimator) -> dict[str, Any]:
         """``params`` plus the iteration count ``fitted`` chose: how CV folds refit without a search of their own."""
         return {**params, **(self.iterations.freeze(fitted) if self.iterations else {})}
+
+    def scaled_params(self, frozen: dict[str, Any], ratio: float) -> dict[str, Any]:
+        """Frozen refit parameters for ``ratio`` times the rows (the early-stopped count scaled with the data)."""
+        return self.iterations.scale(frozen, ratio) if self.iterations else dict(frozen)
 
 
 def _dummy(classify: bool, params: dict[str, Any], *, seed: int, n_jobs: int) -> BaseEstimator:
@@ -126,7 +137,15 @@ _BOOSTER_ITERATIONS = Iterations("n_estimators", "best_iteration_")
 _FORESTS = {"classification": {"max_features": "sqrt"}}  # sqrt-of-features for classification, as is customary
 
 SPECS: tuple[ModelSpec, ...] = (
-    ModelSpec("dummy", "native", _dummy),
+    ModelSpec("dummy", "native", _dummy, cost=0.05),
+    # scikit-learn's defaults, untouched: the floor the run's best model must not fall below (issue 13)
+    ModelSpec(
+        "hgb_default",
+        "native",
+        pair(HistGradientBoostingClassifier, HistGradientBoostingRegressor, categorical_features="from_dtype"),
+        space={},
+        cost=0.5,
+    ),
     ModelSpec(
         "ridge",
         "linear",
@@ -134,6 +153,7 @@ SPECS: tuple[ModelSpec, ...] = (
         defaults={"C": 1.0},
         space={"C": (0.01, 0.1, 1.0, 10.0)},
         tuned_for=frozenset({"classification"}),  # RidgeCV picks its own alpha by leave-one-out
+        cost=0.3,
     ),
     ModelSpec(
         "random_forest",
@@ -176,6 +196,7 @@ SPECS: tuple[ModelSpec, ...] = (
             "min_samples_leaf": (5, 20, 50),
         },
         iterations=Iterations("max_iter", "n_iter_"),
+        cost=1.5,
     ),
     ModelSpec(
         "lightgbm",
@@ -200,6 +221,7 @@ SPECS: tuple[ModelSpec, ...] = (
             "reg_lambda": (0.0, 1.0, 10.0),
         },
         iterations=_BOOSTER_ITERATIONS,
+        cost=1.5,
     ),
     ModelSpec(
         "xgboost",
@@ -214,6 +236,7 @@ SPECS: tuple[ModelSpec, ...] = (
             "reg_lambda": (0.1, 1.0, 10.0),
         },
         iterations=_BOOSTER_ITERATIONS,
+        cost=2.0,
     ),
 )
 

@@ -1,0 +1,133 @@
+"""The run's wall-clock budget: which models fit in what remains, how long tuning may take, whether the refit fits.
+
+``time_budget_seconds`` bounds the whole run, preparation included. Models train in priority order; before each one
+its cost is estimated from what this run measured so far: the baseline's seconds are the per-task overhead, and the
+real models' seconds beyond it, divided by their specs' relative ``cost``, give seconds per unit of cost on this
+data and machine. A model whose estimate (training plus its share of the refit) does not fit in what remains, less a
+reserve for the ensemble, evaluation and publishing, is skipped with the reason. The first real model has nothing to
+be estimated from and always trains. Tuning gets only what is left over after the remaining models' estimates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Budget", "Measured", "RefitDecision", "TrainDecision", "plan_refit", "plan_training"]
+
+CLOSING_SHARE = 0.1  # of the budget, kept for the ensemble, evaluation, refit bookkeeping and publishing
+MIN_CLOSING_SECONDS = 2.0
+PUBLISH_SHARE = 0.05  # of the budget, still kept after the refit for publishing
+REFIT_OVERHEAD_SECONDS = 0.3  # per model: load the splits, pickle, store
+
+
+@dataclass(frozen=True)
+class Budget:
+    """``seconds`` from ``started`` (epoch seconds, so every process of a run agrees); 0 seconds: unbounded."""
+
+    seconds: float
+    started: float
+
+    @property
+    def bounded(self) -> bool:
+        return self.seconds > 0
+
+    def elapsed(self, now: float | None = None) -> float:
+        return (time.time() if now is None else now) - self.started
+
+    def remaining(self, now: float | None = None) -> float:
+        return self.seconds - self.elapsed(now) if self.bounded else float("inf")
+
+    def closing_reserve(self) -> float:
+        return max(MIN_CLOSING_SECONDS, CLOSING_SHARE * self.seconds)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One trained model: the seconds its training took (tuning excluded) and its spec's relative cost."""
+
+    seconds: float
+    cost: float
+
+
+@dataclass(frozen=True)
+class TrainDecision:
+    """Train or skip (with the reason); how many seconds tuning may use; the estimate it was based on."""
+
+    train: bool
+    reason: str = ""
+    tuning_seconds: float = 0.0
+    estimate: float | None = None
+
+
+def _cost_model(overhead: float, trained: Sequence[Measured]) -> float | None:
+    """Seconds per unit of cost beyond the per-task overhead; None before any real model was measured."""
+    costs = sum(m.cost for m in trained)
+    if not trained or costs <= 0:
+        return None
+    return sum(max(0.0, m.seconds - overhead) for m in trained) / costs
+
+
+def plan_training(
+    budget: Budget,
+    *,
+    cost: float,
+    overhead: float,
+    trained: Sequence[Measured],
+    later: Sequence[float],
+    refit_share: float,
+    tuning_cap: float,
+    now: float | None = None,
+) -> TrainDecision:
+    """Whether a model of relative ``cost`` fits, given the models ``trained`` so far and the costs still ``later``.
+
+    ``refit_share`` is the refit's expected time as a share of the training time (0 without refit).
+    """
+    if not budget.bounded:
+        return TrainDecision(True, tuning_seconds=tuning_cap)
+    left = budget.remaining(now) - budget.closing_reserve()
+    unit = _cost_model(overhead, trained)
+    if unit is None:  # the first real model: nothing to estimate from; a run always publishes one
+        share = max(0.0, left) / (2 * (1 + len(later)))
+        return TrainDecision(True, tuning_seconds=min(tuning_cap, share))
+    scale = 1.0 + refit_share
+    estimate = (overhead + unit * cost) * scale
+    if estimate > left:
+        reason = (
+            f"skipped: an estimated {estimate:.1f}s to train and refit, {max(0.0, left):.1f}s left of the "
+            f"{budget.seconds:g}s budget (after {budget.closing_reserve():.1f}s kept for evaluation and publishing)"
+        )
+        return TrainDecision(False, reason, estimate=estimate)
+    spare = left - estimate - sum((overhead + unit * c) * scale for c in later)
+    return TrainDecision(True, tuning_seconds=min(tuning_cap, max(0.0, spare) / (1 + len(later))), estimate=estimate)
+
+
+@dataclass(frozen=True)
+class RefitDecision:
+    """Whether the published models are refit on every row, why not if not, and the estimated seconds."""
+
+    refit: bool
+    reason: str
+    estimate: float
+
+    def to_dict(self) -> dict[str, object]:
+        return {"refit": self.refit, "reason": self.reason, "estimate_seconds": round(self.estimate, 2)}
+
+
+def plan_refit(
+    budget: Budget, *, enabled: bool, fit_seconds: Mapping[str, float], ratio: float, now: float | None = None
+) -> RefitDecision:
+    """Refit every model or none (one ``fit_rows`` for the version): each final fit's seconds times the rows ratio."""
+    estimate = sum(ratio * s + REFIT_OVERHEAD_SECONDS for s in fit_seconds.values())
+    if not enabled:
+        return RefitDecision(False, "publish.refit is off: the models are published as fitted on the training split", 0)
+    if budget.bounded:
+        left = budget.remaining(now) - max(1.0, PUBLISH_SHARE * budget.seconds)
+        if estimate > left:
+            reason = (
+                f"not refit: an estimated {estimate:.1f}s to refit on every row, {max(0.0, left):.1f}s left of the "
+                f"{budget.seconds:g}s budget; the models are published as fitted on the training split"
+            )
+            return RefitDecision(False, reason, estimate)
+    return RefitDecision(True, "", estimate)

@@ -1,0 +1,113 @@
+"""The refit on every row with the chosen hyperparameters, the time budget's decisions, and the gate sample."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from adaptml.serving.compiled import GATE_FILE as SERVING_GATE_FILE
+from adaptml.training.budget import Budget, Measured, plan_refit, plan_training
+from adaptml.training.fitting import refit_model
+from adaptml.training.packaging import GATE_FILE, gate_csv
+from adaptml.training.steps import MODEL
+from adaptml.training.zoo import spec
+
+from .conftest import Problem, prepare
+from .frames import messy_frame
+
+
+@pytest.fixture(scope="module")
+def regression() -> Problem:
+    return prepare(messy_frame(400), "price")
+
+
+def _every_row(problem: Problem) -> pd.DataFrame:
+    return pd.concat([problem.parts.train, problem.parts.test], ignore_index=True)
+
+
+def test_a_booster_refits_on_every_row_with_its_early_stopped_count_scaled(regression: Problem) -> None:
+    result = regression.fit("lightgbm")
+    chosen = result.frozen["n_estimators"]
+    assert result.frozen["early_stopping"] is False and chosen < spec("lightgbm").params("regression")["n_estimators"]
+    rows = _every_row(regression)
+    ratio = len(rows) / len(regression.parts.train)
+    model = refit_model(
+        "lightgbm",
+        rows,
+        schema=regression.schema,
+        plan=regression.plan,
+        info=regression.info,
+        seed=0,
+        frozen=result.frozen,
+        ratio=ratio,
+    )
+    assert model.named_steps[MODEL].best_iteration_ == round(chosen * ratio)
+    assert model.predict(regression.parts.test).shape == (len(regression.parts.test),)
+
+
+def test_a_model_without_iterations_refits_with_the_same_hyperparameters(regression: Problem) -> None:
+    result = regression.fit("random_forest", budget_seconds=1.0)
+    rows = _every_row(regression)
+    model = refit_model(
+        "random_forest",
+        rows,
+        schema=regression.schema,
+        plan=regression.plan,
+        info=regression.info,
+        seed=0,
+        frozen=result.frozen,
+        ratio=1.25,
+    )
+    fitted = model.named_steps[MODEL].get_params()
+    assert {k: fitted[k] for k in result.params} == result.params
+    assert fitted["n_estimators"] == spec("random_forest").params("regression")["n_estimators"]
+
+
+def test_the_first_real_model_always_trains_and_a_later_one_is_skipped_when_its_estimate_does_not_fit() -> None:
+    budget = Budget(60.0, started=1000.0)
+    first = plan_training(
+        budget, cost=1.0, overhead=0.5, trained=[], later=[1.0], refit_share=0.3, tuning_cap=0, now=1000.0 + 59.0
+    )
+    assert first.train
+    trained = [Measured(seconds=20.5, cost=1.0)]  # 20 s per unit of cost beyond the 0.5 s overhead
+    fits = plan_training(
+        budget, cost=1.0, overhead=0.5, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=1000.0 + 30.0
+    )
+    assert fits.train and fits.estimate == pytest.approx(20.5)
+    late = plan_training(
+        budget, cost=2.0, overhead=0.5, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=1000.0 + 30.0
+    )
+    assert not late.train and late.reason.startswith("skipped: an estimated 40.5s")
+
+
+def test_tuning_gets_only_what_the_remaining_models_leave() -> None:
+    budget = Budget(100.0, started=0.0)
+    trained = [Measured(seconds=10.0, cost=1.0)]
+    decision = plan_training(
+        budget, cost=1.0, overhead=0.0, trained=trained, later=[1.0, 1.0], refit_share=0.0, tuning_cap=30.0, now=10.0
+    )
+    # 100 - 10 elapsed - 10 reserve = 80 left; 3 models x 10 s -> 50 spare, shared by 3 -> 16.7 s
+    assert decision.tuning_seconds == pytest.approx(50.0 / 3)
+    unbounded = plan_training(
+        Budget(0.0, 0.0), cost=1.0, overhead=0.0, trained=trained, later=[], refit_share=0.0, tuning_cap=7.0, now=1e9
+    )
+    assert unbounded.train and unbounded.tuning_seconds == 7.0
+
+
+def test_the_refit_happens_only_when_its_estimate_fits_and_it_is_enabled() -> None:
+    budget = Budget(60.0, started=0.0)
+    seconds = {"lightgbm": 8.0, "ridge": 1.0}
+    assert plan_refit(budget, enabled=True, fit_seconds=seconds, ratio=1.25, now=30.0).refit
+    late = plan_refit(budget, enabled=True, fit_seconds=seconds, ratio=1.25, now=50.0)
+    assert not late.refit and late.reason.startswith("not refit: an estimated 11.9s")
+    off = plan_refit(budget, enabled=False, fit_seconds=seconds, ratio=1.25, now=0.0)
+    assert not off.refit and "publish.refit is off" in off.reason
+
+
+def test_the_gate_sample_is_seeded_raw_records_with_the_input_columns(regression: Problem) -> None:
+    raw = messy_frame(400)
+    first = pd.read_csv(pd.io.common.BytesIO(gate_csv(raw, regression.schema, rows=300, seed=0)))
+    again = pd.read_csv(pd.io.common.BytesIO(gate_csv(raw, regression.schema, rows=300, seed=0)))
+    assert len(first) == 300 and list(first.columns) == list(regression.schema.names)
+    pd.testing.assert_frame_equal(first, again)
+    assert GATE_FILE == SERVING_GATE_FILE
