@@ -9,13 +9,17 @@ from typer.testing import CliRunner
 from adaptml.cli import app
 from adaptml.errors import NoPublishedVersion
 from adaptml.registry import Registry
+from adaptml.signing import SIGNING_KEY_ENV, Keys, env_values
 from adaptml.storage import Storage
 
 from .conftest import ConfigFactory, upload_csv, write_yaml
 
 
+KEYS = env_values(Keys.generate())  # `adaptml train` as a publisher runs it: with a signing key
+
+
 def _invoke(path: Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, ["train", str(path)])
+    result = CliRunner().invoke(app, ["train", str(path)], env={SIGNING_KEY_ENV: KEYS[SIGNING_KEY_ENV]})
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -24,7 +24,7 @@ from adaptml.pipeline.context import StageEvent
 from adaptml.pipeline.result import TrainResult
 from adaptml.pipeline.tasks import Train
 from adaptml.pipeline.trust import KEY_BYTES, artifact_tag, workspace_key
-from adaptml.pipeline.workspace import EDA_FILES, PUBLISHED, TAG_SUFFIX, Workspace, model_files
+from adaptml.pipeline.workspace import EDA_FILES, PUBLISHED, TAG_SUFFIX, Workspace, model_files, refit_files
 from adaptml.registry import Registry
 from adaptml.storage import S3Uri, Storage
 
@@ -68,7 +68,8 @@ def _started(events: list[StageEvent]) -> set[str]:
 
 def _assert_publishes_the_real_ridge(storage: Storage, cfg: Any, result: TrainResult, workspace: Workspace) -> None:
     loaded = Registry(cfg.registry, cfg.project, storage=storage).load(result.version)
-    assert loaded.files["models/ridge.pkl"] == workspace.read_bytes(RIDGE)  # verified: the rebuilt model
+    source = refit_files("ridge")["pickle"] if loaded.manifest["refit"] else RIDGE  # the refit on every row, if any
+    assert loaded.files["models/ridge.pkl"] == workspace.read_bytes(source)  # verified: built by this run
     model = pickle.loads(loaded.files["models/ridge.pkl"])
     example = pd.DataFrame([loaded.json("schema.json")["example"]])
     assert model.predict(example).shape == (1,)
