@@ -14,7 +14,6 @@ from adaptml.storage import Storage
 
 from .conftest import ConfigFactory, upload_csv, write_yaml
 
-
 KEYS = env_values(Keys.generate())  # `adaptml train` as a publisher runs it: with a signing key
 
 
