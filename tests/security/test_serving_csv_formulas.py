@@ -61,8 +61,8 @@ def _libreoffice_cells(download: bytes, workdir: Path) -> list[str]:
 
 
 @pytest.fixture
-def client(s3_client: Any, tmp_path: Path) -> Any:
-    with served_app(published(s3_client, "csv-formulas"), tmp_path) as app:
+def client(s3_client: Any, bucket: str, tmp_path: Path) -> Any:
+    with served_app(published(s3_client, bucket), tmp_path) as app:
         yield app.test_client()
 
 

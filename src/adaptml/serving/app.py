@@ -7,7 +7,6 @@ build the Dask engine; ``dask=None`` means no Dask, every batch predicted in-pro
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from flask import Flask, Response
 
@@ -95,11 +94,11 @@ def create_app(
     """Build the web app. It starts even when S3 is down or nothing is published: /readyz says why, and a
     background retry loads the first version as soon as it can."""
     settings = ServingSettings.from_config(config)
+    results, runtime_dir = ResultCache(settings.resolved_results_dir()), settings.resolved_runtime_dir()
     app = _new_flask(settings)
     registry = registry or Registry(settings.registry, settings.project, signing_key=settings.signing_key)
     store = store or ModelStore(registry)
     metrics = Metrics()
-    results = ResultCache(settings.resolved_results_dir())
     app.extensions[EXTENSION] = ServingState(settings, store, dask, metrics, results)
     for blueprint in (page_routes, api_routes, ops_routes):
         app.register_blueprint(blueprint)
@@ -113,6 +112,6 @@ def create_app(
         store,
         poll_seconds=settings.serving.poll_seconds,
         secret=settings.reload_secret,
-        runtime_dir=Path(settings.runtime_dir) if settings.runtime_dir else None,
+        runtime_dir=runtime_dir,
     )
     return app

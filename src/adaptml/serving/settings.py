@@ -6,6 +6,7 @@ an ``Environment``, and passed down; nothing below the entry points reads ``os.e
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 from collections.abc import Mapping
@@ -16,12 +17,14 @@ from adaptml.config import Config, ServingConfig, load_config
 from adaptml.errors import ConfigError
 from adaptml.registry import signing_key_from
 from adaptml.reload.signing import resolve_secret
+from adaptml.reload.watch import private_dir
 
 __all__ = [
     "CONFIG_ENV",
     "RESULTS_DIR_ENV",
     "RUNTIME_DIR_ENV",
     "SCHEDULER_ENV",
+    "USER_RUNTIME_ENV",
     "Environment",
     "ServingSettings",
 ]
@@ -30,6 +33,7 @@ CONFIG_ENV = "ADAPTML_CONFIG"
 RESULTS_DIR_ENV = "ADAPTML_RESULTS_DIR"
 RUNTIME_DIR_ENV = "ADAPTML_RUNTIME_DIR"
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"  # Dask's own variable
+USER_RUNTIME_ENV = "XDG_RUNTIME_DIR"  # the per-user private directory (0700) the login session provides
 log = logging.getLogger(__name__)
 
 
@@ -43,6 +47,7 @@ class Environment:
     results_dir: str | None = None
     runtime_dir: str | None = None
     reload_secret: bytes | None = field(default=None, repr=False)
+    user_runtime_dir: str | None = None
 
     @classmethod
     def read(cls, environ: Mapping[str, str], *, reload_secret: bool = True) -> Environment:
@@ -55,6 +60,7 @@ class Environment:
             results_dir=environ.get(RESULTS_DIR_ENV) or None,
             runtime_dir=environ.get(RUNTIME_DIR_ENV) or None,
             reload_secret=_reload_secret(environ) if reload_secret else None,
+            user_runtime_dir=environ.get(USER_RUNTIME_ENV) or None,
         )
 
     def config(self, path: str | Path | None) -> Config:
@@ -78,8 +84,10 @@ class ServingSettings:
     """The registry to serve from, the serving limits, where downloads and reload state are kept, and the keys.
 
     ``results_dir`` and ``runtime_dir`` are shared by every worker process on a host, so a download works whichever
-    worker answers and a reload notification reaches them all. No ``signing_key``: manifests are not checked for a
-    signature; no ``reload_secret``: the reload endpoint refuses every notification.
+    worker answers and a reload notification reaches them all: the ones named, else per-user directories under
+    ``user_runtime_dir`` (``XDG_RUNTIME_DIR``; gunicorn_conf makes private ones for its workers otherwise).
+    No ``signing_key``: manifests are not checked for a signature; no ``reload_secret``: the reload endpoint
+    refuses every notification.
     """
 
     registry: str
@@ -91,6 +99,7 @@ class ServingSettings:
     runtime_dir: str | None = None
     signing_key: bytes | None = field(default=None, repr=False)
     reload_secret: bytes | None = field(default=None, repr=False)
+    user_runtime_dir: str | None = None
 
     @classmethod
     def from_config(cls, config: Config | ServingSettings, environment: Environment | None = None) -> ServingSettings:
@@ -105,6 +114,7 @@ class ServingSettings:
             runtime_dir=env.runtime_dir,
             signing_key=env.signing_key,
             reload_secret=env.reload_secret,
+            user_runtime_dir=env.user_runtime_dir,
         )
 
     @property
@@ -112,6 +122,19 @@ class ServingSettings:
         return int(self.serving.max_upload_mb * 1024 * 1024)
 
     def resolved_results_dir(self) -> Path:
-        if self.results_dir:
-            return Path(self.results_dir)
-        return Path(tempfile.gettempdir()) / f"adaptml-results-{self.project}"
+        """Where downloads are kept: see ``private_dir_for``."""
+        return self.private_dir_for("results", self.results_dir)
+
+    def resolved_runtime_dir(self) -> Path:
+        """Where reload notifications and worker statuses are kept: see ``private_dir_for``."""
+        return self.private_dir_for("runtime", self.runtime_dir)
+
+    def private_dir_for(self, purpose: str, chosen: str | None) -> Path:
+        """The directory chosen (checked private), else one per user, project and registry under
+        ``XDG_RUNTIME_DIR``, else a fresh ``mkdtemp`` (0700): never a predictable path in the shared temp dir."""
+        if chosen:
+            return private_dir(Path(chosen))
+        if self.user_runtime_dir:
+            tag = hashlib.sha256(self.registry.encode("utf-8")).hexdigest()[:8]
+            return private_dir(Path(self.user_runtime_dir) / f"adaptml-{self.project}-{tag}" / purpose)
+        return Path(tempfile.mkdtemp(prefix=f"adaptml-{self.project}-{purpose}-"))
