@@ -6,6 +6,8 @@ build the Dask engine; ``dask=None`` means no Dask, every batch predicted in-pro
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 
 from flask import Flask, Response
@@ -14,7 +16,7 @@ from adaptml.config import Config
 from adaptml.registry import Registry
 from adaptml.reload.hooks import init_reload
 from adaptml.serving.api import blueprint as api_routes
-from adaptml.serving.http_errors import register_error_handlers
+from adaptml.serving.http_errors import error_response, register_error_handlers
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.metrics import Metrics
 from adaptml.serving.ops import blueprint as ops_routes
@@ -22,17 +24,35 @@ from adaptml.serving.pages import blueprint as page_routes
 from adaptml.serving.predict import BatchEngine
 from adaptml.serving.results_cache import ResultCache
 from adaptml.serving.settings import ServingSettings
-from adaptml.serving.state import EXTENSION, ServingState
+from adaptml.serving.state import EXTENSION, VERSION_HEADER, ServingState
 from adaptml.serving.store import ModelStore
+from adaptml.serving.validation import is_version_name
 
 __all__ = ["create_app"]
 
+log = logging.getLogger(__name__)
 FIRST_LOAD_WAIT_SECONDS = 10.0  # then the app starts not ready and the load goes on in the background
 FAST_PATH_WAIT_SECONDS = 120.0  # how long warming waits for a version's fast paths before shipping them
+SAFE_DISPOSITION = re.compile(r'attachment; filename="[\w.-]{1,250}"')  # no quote, semicolon or line break
 PAGE_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+
+
+def _refuse_unsafe_names(response: Response) -> Response:
+    """A version name outside the registry's pattern is never written into a header (``X-Adaptml-Version``, a
+    download's file name): such an answer becomes a 502 naming no name."""
+    version = response.headers.get(VERSION_HEADER)
+    disposition = response.headers.get("Content-Disposition")
+    if (version is None or is_version_name(version)) and (
+        disposition is None or SAFE_DISPOSITION.fullmatch(disposition)
+    ):
+        return response
+    log.error(
+        "refused an answer naming an invalid version (%d characters); check the registry's LATEST", len(version or "")
+    )
+    return error_response(502, "the served model version has an invalid name, so it is not sent; check the registry")
 
 
 def _security_headers(response: Response) -> Response:
@@ -105,6 +125,7 @@ def create_app(
     register_error_handlers(app)
     metrics.init_app(app)
     app.after_request(_security_headers)
+    app.after_request(_refuse_unsafe_names)  # runs first: the headers and metrics apply to its answer
     _start_loading(store, metrics, settings)
     _warm_engine(store, dask)
     init_reload(

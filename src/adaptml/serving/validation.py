@@ -2,10 +2,14 @@
 
 - none of the model's columns present: almost always a CSV without a header row, or with another delimiter;
 - infinite numbers (JSON's ``Infinity``, ``1e400``, CSV's ``inf``): no model can use them, so the row is refused
-  up front rather than failing in every model's cell.
+  up front rather than failing in every model's cell;
+- and, for what the app emits, version names outside the registry's pattern: a name is written into headers
+  (``Content-Disposition``, ``X-Adaptml-Version``), metric labels and logs, so a crafted one is never echoed.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -13,9 +17,16 @@ import pandas as pd
 from adaptml.errors import InputError
 from adaptml.schema import Schema
 
-__all__ = ["check_columns_present", "check_finite"]
+__all__ = ["VERSION_NAME", "check_columns_present", "check_finite", "is_version_name"]
 
 SHOWN_COLUMNS = 5
+# the registry's names: "20240131T120000Z-1a2b3c4d" from training, short names such as "v2" from tests and imports
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+def is_version_name(name: object) -> bool:
+    """Whether ``name`` is a registry version name, safe to put in a header, a file name, a label or a log line."""
+    return isinstance(name, str) and VERSION_NAME.fullmatch(name) is not None
 
 
 def _listed(names: list[str]) -> str:
