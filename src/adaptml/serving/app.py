@@ -16,7 +16,8 @@ from adaptml.config import Config
 from adaptml.registry import Registry
 from adaptml.reload.hooks import init_reload
 from adaptml.serving.api import blueprint as api_routes
-from adaptml.serving.http_errors import error_response, register_error_handlers
+from adaptml.serving.http_errors import LIMIT_SOURCE, error_response, register_error_handlers
+from adaptml.serving.limits import init_limits
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.metrics import Metrics
 from adaptml.serving.ops import blueprint as ops_routes
@@ -66,6 +67,7 @@ def _security_headers(response: Response) -> Response:
 def _new_flask(settings: ServingSettings) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.config[LIMIT_SOURCE] = settings.max_content_length_source
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
@@ -123,6 +125,7 @@ def create_app(
     for blueprint in (page_routes, api_routes, ops_routes):
         app.register_blueprint(blueprint)
     register_error_handlers(app)
+    init_limits(app, lambda: store.current.schema if store.current else None, max_rows=settings.serving.max_rows)
     metrics.init_app(app)
     app.after_request(_security_headers)
     app.after_request(_refuse_unsafe_names)  # runs first: the headers and metrics apply to its answer

@@ -34,6 +34,7 @@ RESULTS_DIR_ENV = "ADAPTML_RESULTS_DIR"
 RUNTIME_DIR_ENV = "ADAPTML_RUNTIME_DIR"
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"  # Dask's own variable
 USER_RUNTIME_ENV = "XDG_RUNTIME_DIR"  # the per-user private directory (0700) the login session provides
+ROW_BYTES, HEADROOM_BYTES = 4 * 1024, 1024 * 1024  # the request byte limit per row allowed, plus one header's worth
 log = logging.getLogger(__name__)
 
 
@@ -119,7 +120,17 @@ class ServingSettings:
 
     @property
     def max_content_length(self) -> int:
-        return int(self.serving.max_upload_mb * 1024 * 1024)
+        """The request byte limit: ``max_upload_mb``, and at most ``ROW_BYTES`` per row of ``max_rows`` (plus a
+        MiB), so a request's memory stays proportional to the rows it may carry."""
+        upload = int(self.serving.max_upload_mb * 1024 * 1024)
+        return min(upload, self.serving.max_rows * ROW_BYTES + HEADROOM_BYTES)
+
+    @property
+    def max_content_length_source(self) -> str:
+        """Which setting ``max_content_length`` comes from, as the 413 names it."""
+        if self.max_content_length < int(self.serving.max_upload_mb * 1024 * 1024):
+            return f"{ROW_BYTES // 1024} KiB per row of serving.max_rows, plus 1 MiB"
+        return "serving.max_upload_mb"
 
     def resolved_results_dir(self) -> Path:
         """Where downloads are kept: see ``private_dir_for``."""
