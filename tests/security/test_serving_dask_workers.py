@@ -64,10 +64,15 @@ def test_the_local_cluster_listens_on_loopback_only_without_a_dashboard(engine: 
     assert client.scheduler.address.startswith("tcp://127.0.0.1:")
     info = client.scheduler_info()
     assert set(info["workers"]) and all(address.startswith("tcp://127.0.0.1:") for address in info["workers"])
-    worker_pids = [worker["metrics"].get("pid") or 0 for worker in info["workers"].values()]
-    pids = [os.getpid(), *client.run(os.getpid).values(), *[pid for pid in worker_pids if pid]]
-    for pid in pids:
-        listening = [c.laddr for c in psutil.Process(pid).net_connections("inet") if c.status == psutil.CONN_LISTEN]
-        assert all(address.ip in ("127.0.0.1", "::1") for address in listening), (pid, listening)
+    workers = [psutil.Process(pid) for pid in client.run(os.getpid).values()]
+    tree = {*workers, *(worker.parent() for worker in workers)}  # the worker processes and their nannies
+    for process in tree:
+        listening = [c.laddr for c in process.net_connections("inet") if c.status == psutil.CONN_LISTEN]
+        assert listening and all(address.ip in ("127.0.0.1", "::1") for address in listening), (process, listening)
+    scheduler_ports = {int(client.scheduler.address.rsplit(":", 1)[1]), info["services"]["dashboard"]}
+    here = psutil.Process().net_connections("inet")  # this process also runs the test session's other servers
+    assert {c.laddr.ip for c in here if c.status == psutil.CONN_LISTEN and c.laddr.port in scheduler_ports} == {
+        "127.0.0.1"
+    }
     dashboard = requests.get(f"http://127.0.0.1:{info['services']['dashboard']}/status", timeout=5)
     assert dashboard.status_code == 404, "the dashboard's pages are not served"
