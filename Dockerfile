@@ -79,16 +79,17 @@ ENTRYPOINT ["adaptml"]
 CMD ["train", "/app/configs/hotel_rates.yaml"]
 
 # ---- app: the web app under gunicorn; every worker loads the latest verified version when it starts --------------
-# gunicorn binds 0.0.0.0:$PORT when no --bind is given; the healthcheck probes the same port. A host-network run
+# gunicorn_conf binds 0.0.0.0:$PORT; the healthcheck probes the same port. A host-network run
 # (`make test-images`) sets PORT and adds `--bind 127.0.0.1:$PORT` to GUNICORN_CMD_ARGS.
 FROM installed AS app
 ENV ADAPTML_CONFIG=/app/configs/hotel_rates.yaml \
     PORT=8000 \
-    GUNICORN_CMD_ARGS="--workers 2 --threads 4 --timeout 120 --graceful-timeout 30 --access-logfile -"
+    GUNICORN_CMD_ARGS="--access-logfile -"
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT'], timeout=4)"]
-CMD ["gunicorn", "adaptml.serving.wsgi:app"]
+# gthread workers with read deadlines, bounded request lines, private runtime dirs: src/adaptml/serving/gunicorn_conf.py
+CMD ["gunicorn", "--config", "python:adaptml.serving.gunicorn_conf", "adaptml.serving.wsgi:app"]
 
 # ---- demo: the app image plus the demo extra (moto): `adaptml s3`, for machines that cannot pull MinIO ----------
 FROM app AS demo

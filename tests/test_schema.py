@@ -32,8 +32,8 @@ def test_infer_schema_and_round_trip():
     assert (amount.min, amount.max, amount.nullable) == (7.5, 1200.0, True)
     assert schema.column("colour").categories == ("red", "blue", "not_applicable")  # a word is a level
     assert schema.column("amount").missing_markers == ("?",)
-    assert schema.example["amount"] == 1200.0
-    assert schema.example["when"] == "2020-01-02"
+    assert schema.example == {"amount": 35.0, "when": "2020-02-03", "colour": "red", "flag": 0}
+    assert schema.example_synthetic  # medians and most frequent levels, never a real training record
     assert Schema.from_json(schema.to_json()) == schema
 
 

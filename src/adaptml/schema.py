@@ -74,6 +74,7 @@ class Schema:
     columns: tuple[ColumnSpec, ...]
     classes: tuple[Any, ...] = ()
     example: dict[str, Any] = field(default_factory=dict)
+    example_synthetic: bool = False  # False: an older schema, whose example was a real training row
 
     @property
     def names(self) -> list[str]:
@@ -109,12 +110,14 @@ class Schema:
             )
             for c in data["columns"]
         )
-        return cls(
+        synthetic = data.get("example_synthetic") is True
+        return cls(  # an older schema's example was a real training row: replaced by a typical record
             target=data["target"],
             task=data["task"],
             columns=columns,
             classes=tuple(data.get("classes", ())),
-            example=dict(data.get("example", {})),
+            example=dict(data.get("example", {})) if synthetic else _typical_record(columns),
+            example_synthetic=True,
         )
 
     @classmethod
@@ -259,9 +262,7 @@ def _spellings(markers: pd.Series) -> tuple[str, ...]:
     return tuple(sorted(set(markers.tolist())))
 
 
-def infer_schema(
-    frame: pd.DataFrame, *, target: str, task: str, classes: Iterable[Any] = (), example_row: int = 0
-) -> Schema:
+def infer_schema(frame: pd.DataFrame, *, target: str, task: str, classes: Iterable[Any] = ()) -> Schema:
     """The schema of every feature column of a raw frame (all columns but the target)."""
     specs = []
     for name in frame.columns:
@@ -270,8 +271,8 @@ def infer_schema(
         specs.append(_spec_for(str(name), frame[name]))
     schema = Schema(target=target, task=task, columns=tuple(specs), classes=tuple(classes))
     typed = schema.coerce(frame.drop(columns=[target], errors="ignore"), strict=False)
-    example = _example_record(typed, schema, example_row)
-    return Schema(target, task, schema.columns, schema.classes, example)
+    example = _example_record(typed, schema)
+    return Schema(target, task, schema.columns, schema.classes, example, example_synthetic=True)
 
 
 def _spec_for(name: str, series: pd.Series) -> ColumnSpec:
@@ -295,25 +296,39 @@ def _spec_for(name: str, series: pd.Series) -> ColumnSpec:
     return ColumnSpec(name, "categorical", "object", nullable, None, None, False, categories, n_unique, markers)
 
 
-def _example_record(typed: pd.DataFrame, schema: Schema, row: int) -> dict[str, Any]:
-    """A realistic record: the given row, with any missing value filled by the column's typical value."""
-    if typed.empty:
-        return {}
+def _example_record(typed: pd.DataFrame, schema: Schema) -> dict[str, Any]:
+    """A synthetic record: each column's median (numbers, dates) or most frequent level, never a real training row,
+    which the schema would otherwise publish to everyone who can open the form or the API."""
     record: dict[str, Any] = {}
-    chosen = typed.iloc[min(row, len(typed) - 1)]
     for spec in schema.columns:
-        value = chosen[spec.name]
-        column = typed[spec.name].dropna()
-        if pd.isna(value) and len(column):
-            value = column.median() if spec.kind == "numeric" else column.mode().iloc[0]
-        if pd.isna(value):
+        column = typed[spec.name].dropna() if spec.name in typed.columns else pd.Series(dtype=object)
+        if column.empty:
             record[spec.name] = None
         elif spec.kind == "numeric":
-            record[spec.name] = int(value) if spec.integer else float(value)
+            value = float(column.median())
+            record[spec.name] = round(value) if spec.integer else value
         elif spec.kind == "datetime":
-            record[spec.name] = pd.Timestamp(value).date().isoformat()
+            record[spec.name] = pd.Timestamp(column.astype("int64").median()).date().isoformat()
         else:
-            record[spec.name] = str(value)
+            record[spec.name] = str(column.mode().iloc[0])
+    return record
+
+
+def _typical_record(columns: Iterable[ColumnSpec]) -> dict[str, Any]:
+    """A synthetic record from the column specs alone, for schemas published with a real row as their example:
+    the most frequent level, the middle of a numeric or date range."""
+    record: dict[str, Any] = {}
+    for spec in columns:
+        value: Any = None
+        if spec.kind == "categorical":
+            value = spec.categories[0] if spec.categories else None
+        elif spec.kind == "numeric" and isinstance(spec.min, int | float) and isinstance(spec.max, int | float):
+            middle = (spec.min + spec.max) / 2
+            value = round(middle) if spec.integer else middle
+        elif spec.kind == "datetime" and spec.min is not None and spec.max is not None:
+            low, high = pd.Timestamp(str(spec.min)), pd.Timestamp(str(spec.max))
+            value = (low + (high - low) / 2).date().isoformat()
+        record[spec.name] = value
     return record
 
 

@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adaptml.errors import StoreGone
+from adaptml.errors import ConfigError, StoreGone
 
 __all__ = [
     "ReloadWorker",
     "SiblingSignal",
     "StoreHooks",
     "default_runtime_dir",
+    "private_dir",
     "read_statuses",
 ]
 
@@ -40,9 +41,26 @@ _serial = itertools.count(1)
 
 
 def default_runtime_dir(project: str, registry_uri: str = "") -> Path:
-    """A per-project, per-registry directory under the system temp dir (``ADAPTML_RUNTIME_DIR`` overrides it)."""
+    """A fresh private directory (0700, unpredictable name) for one process's reload state.
+
+    Never a fixed path under the shared temp dir, where another user could plant the directory first. Processes
+    that must share one (gunicorn's workers) are given it: ``ADAPTML_RUNTIME_DIR``, or the per-user directory the
+    serving settings derive from ``XDG_RUNTIME_DIR``.
+    """
     tag = hashlib.sha256(registry_uri.encode("utf-8")).hexdigest()[:8]
-    return Path(tempfile.gettempdir()) / f"adaptml-{project}-{tag}"
+    return Path(tempfile.mkdtemp(prefix=f"adaptml-{project}-{tag}-"))
+
+
+def private_dir(path: Path) -> Path:
+    """``path``, created 0700 when missing; refused when another user owns it or others may write into it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stat = path.lstat()
+    if path.is_symlink() or stat.st_uid != os.geteuid() or stat.st_mode & 0o022:
+        raise ConfigError(
+            f"{path} is not a private directory (a symlink, owned by another user, or writable by others): "
+            "choose a directory only this user can write"
+        )
+    return path
 
 
 def _write_atomically(path: Path, payload: dict[str, Any]) -> None:

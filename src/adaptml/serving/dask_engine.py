@@ -108,16 +108,17 @@ class DaskEngine:
         self._replicas_kept = True
 
     def _connect(self) -> Any:
-        from distributed import Client, LocalCluster
+        from distributed import Client
+
+        from adaptml.serving.local_cluster import LoopbackCluster
 
         try:
             if self.address:
                 return Client(self.address, timeout=f"{self.connect_timeout}s", set_as_default=False)
-            self._cluster = LocalCluster(
-                processes=True, n_workers=self.n_workers, threads_per_worker=1, dashboard_address=":0"
-            )
+            # loopback only, no dashboard, workers started without the signing key, reload secret or AWS keys
+            self._cluster = LoopbackCluster(self.n_workers)
             atexit.register(self.close)
-            return Client(self._cluster, set_as_default=False)
+            return Client(self._cluster.scheduler_address, set_as_default=False)
         except Exception as error:  # noqa: BLE001 - any failure to reach a cluster means "predict directly"
             raise EngineUnavailable(f"cannot connect to {self.address or 'a local cluster'}: {error!r}") from error
 

@@ -10,10 +10,11 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from adaptml.errors import AdaptmlError
 
-__all__ = ["error_response", "register_error_handlers", "wants_json"]
+__all__ = ["error_response", "register_error_handlers", "too_large_response", "wants_json"]
 
 log = logging.getLogger(__name__)
 
+LIMIT_SOURCE = "ADAPTML_BODY_LIMIT_SOURCE"  # app.config: the setting the byte limit comes from
 JSON_BLUEPRINTS = frozenset({"api", "ops", "reload"})
 ERROR_CODES = {
     400: "BAD_REQUEST",
@@ -55,9 +56,12 @@ def error_response(status: int, message: str, details: Any = None) -> Response:
     return response
 
 
-def _too_large_message() -> str:
-    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    return f"the request body is larger than the {limit / 1024 / 1024:g} MB limit (serving.max_upload_mb)"
+def too_large_response() -> Response:
+    """The 413 for a body over the app's byte limit, naming the limit and the setting that sets it."""
+    limit = int(current_app.config.get("MAX_CONTENT_LENGTH") or 0)
+    source = current_app.config.get(LIMIT_SOURCE, "serving.max_upload_mb")
+    message = f"the request body is larger than the {limit / 1024 / 1024:.3g} MB limit ({source}): {limit:,} bytes"
+    return error_response(413, message, {"limit": "request_bytes", "request_bytes": limit})
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -71,7 +75,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         if isinstance(error, RequestEntityTooLarge):
-            return error_response(413, _too_large_message())
+            return too_large_response()
         response = error_response(error.code or 500, error.description or error.name)
         if error.code == 405 and (allowed := error.get_response().headers.get("Allow")):
             response.headers["Allow"] = allowed

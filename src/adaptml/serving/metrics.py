@@ -1,4 +1,8 @@
-"""Prometheus metrics of one app (its own CollectorRegistry, so tests can build many apps)."""
+"""Prometheus metrics of one app (its own CollectorRegistry, so tests can build many apps).
+
+Every label comes from a fixed set, so no request can grow the exposition: routes are the app's own rules, methods
+the standard ones, statuses the three-digit codes; anything else is counted as "other".
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,21 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.predict import PredictionResult
+from adaptml.serving.validation import is_version_name
 
-__all__ = ["Metrics"]
+__all__ = ["METHODS", "OTHER", "Metrics", "method_label", "status_label"]
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER
+
+
+def status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else OTHER
 
 
 class Metrics:
@@ -50,8 +65,8 @@ class Metrics:
         g.adaptml_started = time.perf_counter()
 
     def _finish(self, response: Response) -> Response:
-        route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-        self.requests.labels(route, request.method, str(response.status_code)).inc()
+        route = request.url_rule.rule if request.url_rule is not None else OTHER
+        self.requests.labels(route, method_label(request.method), status_label(response.status_code)).inc()
         started = g.get("adaptml_started")
         if started is not None:
             self.latency.labels(route).observe(time.perf_counter() - started)
@@ -65,7 +80,8 @@ class Metrics:
 
     def served(self, models: LoadedModels) -> None:
         self.version.clear()
-        self.version.labels(models.project, models.version).set(1)
+        version = models.version if is_version_name(models.version) else OTHER
+        self.version.labels(models.project, version).set(1)
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -6,6 +6,7 @@ an ``Environment``, and passed down; nothing below the entry points reads ``os.e
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 from adaptml.config import Config, ServingConfig, load_config
 from adaptml.errors import ConfigError
 from adaptml.reload.signing import resolve_secret
+from adaptml.reload.watch import private_dir
 from adaptml.signing import Keys, warn_insecure
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "RESULTS_DIR_ENV",
     "RUNTIME_DIR_ENV",
     "SCHEDULER_ENV",
+    "USER_RUNTIME_ENV",
     "Environment",
     "ServingSettings",
 ]
@@ -30,6 +33,8 @@ CONFIG_ENV = "ADAPTML_CONFIG"
 RESULTS_DIR_ENV = "ADAPTML_RESULTS_DIR"
 RUNTIME_DIR_ENV = "ADAPTML_RUNTIME_DIR"
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"  # Dask's own variable
+USER_RUNTIME_ENV = "XDG_RUNTIME_DIR"  # the per-user private directory (0700) the login session provides
+ROW_BYTES, HEADROOM_BYTES = 4 * 1024, 1024 * 1024  # the request byte limit per row allowed, plus one header's worth
 log = logging.getLogger(__name__)
 
 
@@ -43,6 +48,7 @@ class Environment:
     results_dir: str | None = None
     runtime_dir: str | None = None
     reload_secret: bytes | None = field(default=None, repr=False)
+    user_runtime_dir: str | None = None
 
     @classmethod
     def read(
@@ -58,6 +64,7 @@ class Environment:
             results_dir=environ.get(RESULTS_DIR_ENV) or None,
             runtime_dir=environ.get(RUNTIME_DIR_ENV) or None,
             reload_secret=_reload_secret(environ) if reload_secret else None,
+            user_runtime_dir=environ.get(USER_RUNTIME_ENV) or None,
         )
 
     def config(self, path: str | Path | None) -> Config:
@@ -93,9 +100,10 @@ class ServingSettings:
     """The registry to serve from, the serving limits, where downloads and reload state are kept, and the keys.
 
     ``results_dir`` and ``runtime_dir`` are shared by every worker process on a host, so a download works whichever
-    worker answers and a reload notification reaches them all. ``keys`` hold the public key only; without one every
-    version is refused unless ``keys.insecure_unsigned``. No ``reload_secret``: the reload endpoint refuses every
-    notification.
+    worker answers and a reload notification reaches them all: the ones named, else per-user directories under
+    ``user_runtime_dir`` (``XDG_RUNTIME_DIR``; gunicorn_conf makes private ones for its workers otherwise).
+    ``keys`` hold the public key only; without one every version is refused unless ``keys.insecure_unsigned``.
+    No ``reload_secret``: the reload endpoint refuses every notification.
     """
 
     registry: str
@@ -107,6 +115,7 @@ class ServingSettings:
     runtime_dir: str | None = None
     keys: Keys = field(default_factory=Keys)
     reload_secret: bytes | None = field(default=None, repr=False)
+    user_runtime_dir: str | None = None
 
     @classmethod
     def from_config(cls, config: Config | ServingSettings, environment: Environment | None = None) -> ServingSettings:
@@ -121,6 +130,7 @@ class ServingSettings:
             runtime_dir=env.runtime_dir,
             keys=_reader_keys(env.keys),
             reload_secret=env.reload_secret,
+            user_runtime_dir=env.user_runtime_dir,
         )
 
     @property
@@ -130,9 +140,32 @@ class ServingSettings:
 
     @property
     def max_content_length(self) -> int:
-        return int(self.serving.max_upload_mb * 1024 * 1024)
+        """The request byte limit: ``max_upload_mb``, and at most ``ROW_BYTES`` per row of ``max_rows`` (plus a
+        MiB), so a request's memory stays proportional to the rows it may carry."""
+        upload = int(self.serving.max_upload_mb * 1024 * 1024)
+        return min(upload, self.serving.max_rows * ROW_BYTES + HEADROOM_BYTES)
+
+    @property
+    def max_content_length_source(self) -> str:
+        """Which setting ``max_content_length`` comes from, as the 413 names it."""
+        if self.max_content_length < int(self.serving.max_upload_mb * 1024 * 1024):
+            return f"{ROW_BYTES // 1024} KiB per row of serving.max_rows, plus 1 MiB"
+        return "serving.max_upload_mb"
 
     def resolved_results_dir(self) -> Path:
-        if self.results_dir:
-            return Path(self.results_dir)
-        return Path(tempfile.gettempdir()) / f"adaptml-results-{self.project}"
+        """Where downloads are kept: see ``private_dir_for``."""
+        return self.private_dir_for("results", self.results_dir)
+
+    def resolved_runtime_dir(self) -> Path:
+        """Where reload notifications and worker statuses are kept: see ``private_dir_for``."""
+        return self.private_dir_for("runtime", self.runtime_dir)
+
+    def private_dir_for(self, purpose: str, chosen: str | None) -> Path:
+        """The directory chosen (checked private), else one per user, project and registry under
+        ``XDG_RUNTIME_DIR``, else a fresh ``mkdtemp`` (0700): never a predictable path in the shared temp dir."""
+        if chosen:
+            return private_dir(Path(chosen))
+        if self.user_runtime_dir:
+            tag = hashlib.sha256(self.registry.encode("utf-8")).hexdigest()[:8]
+            return private_dir(Path(self.user_runtime_dir) / f"adaptml-{self.project}-{tag}" / purpose)
+        return Path(tempfile.mkdtemp(prefix=f"adaptml-{self.project}-{purpose}-"))

@@ -6,6 +6,7 @@ formula are prefixed with a quote, so a downloaded file is safe to open.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,9 @@ __all__ = [
 ]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# every line break str.splitlines knows (CSV readers split rows on several of them), then the start of each line
+LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+FORMULA_AT_LINE_START = re.compile(f"(?:^|(?<=[{LINE_BREAKS}]))(?=[=+\\-@\t\r])")
 ARROW_CSV_ROWS = 20_000  # from this many rows the CSV is written by pyarrow (about 10x faster than pandas)
 
 
@@ -65,9 +69,10 @@ def results_frame(result: PredictionResult) -> pd.DataFrame:
 
 
 def safe_cell(value: Any) -> Any:
-    """Neutralise text a spreadsheet would evaluate (``=cmd|...``, ``@SUM(...)``) by prefixing a quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+    """Neutralise text a spreadsheet would evaluate (``=cmd|...``, ``@SUM(...)``) by prefixing a quote, at the start
+    and after every line break: pandas leaves a bare ``\r`` unquoted and spreadsheets start a new row at it."""
+    if isinstance(value, str) and FORMULA_AT_LINE_START.search(value):
+        return FORMULA_AT_LINE_START.sub("'", value)
     return value
 
 
@@ -75,12 +80,13 @@ def _safe_column(column: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
         return column
     try:
-        risky = column.str.startswith(FORMULA_PREFIXES, na=False).astype(bool)
+        risky = column.str.contains(FORMULA_AT_LINE_START, na=False).astype(bool)
     except AttributeError:  # an object column without any text (the .str accessor refuses it)
         return column
     if not risky.any():
         return column
-    return column.astype(object).where(~risky, "'" + column[risky].astype(str))
+    fixed = column[risky].astype(str).str.replace(FORMULA_AT_LINE_START, "'", regex=True)
+    return column.astype(object).where(~risky, fixed)
 
 
 def to_safe_csv(frame: pd.DataFrame) -> bytes:
