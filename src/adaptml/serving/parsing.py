@@ -1,7 +1,8 @@
-"""Request bodies to DataFrames, purely: bytes and a content type in, a frame or an InputError out.
+"""Request bodies to DataFrames, purely: bytes and a content type in, a frame (or checked JSON records) or an
+InputError out.
 
-Accepted: one JSON object (one record), a JSON list of objects, ``{"records": [...]}``, MLflow's
-``dataframe_split``, ``dataframe_records``, ``instances`` and ``inputs`` shapes, and CSV text (a body or a file):
+Accepted: JSON records (``json_input.py``: one object, a list, ``{"records": [...]}``, MLflow's
+``dataframe_split``, ``dataframe_records``, ``instances`` and ``inputs`` shapes), and CSV text (a body or a file):
 UTF-8 (with or without a BOM), UTF-16 with a BOM, else Windows-1252/Latin-1; comma-separated, or ';', tab or '|'
 when the header has no comma. Repeated column names, rows longer than the header, JSON nested too deeply and records
 whose keys barely overlap are refused before they cost memory. Rows are numbered from 1 in every message; raw values
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from adaptml.errors import InputError, UnsupportedMediaType
+from adaptml.serving.arrow_csv import ARROW_CSV_BYTES, read_arrow_csv
 from adaptml.serving.json_input import (
     Records,
     check_rows,
@@ -128,12 +130,27 @@ def _tokenizer_problem(error: Exception) -> str:
 
 
 def parse_csv(data: bytes, *, max_rows: int, source: str = "the CSV file") -> pd.DataFrame:
-    """CSV text as a frame, typed the way training read its dataset; at most ``max_rows`` rows are parsed."""
+    """CSV text as a frame, typed the way training read its dataset; at most ``max_rows`` rows are parsed.
+
+    Files of ``ARROW_CSV_BYTES`` or more are read by pyarrow's multithreaded reader (typed as pandas would type
+    them, see ``arrow_csv.py``); anything it cannot read exactly that way is read by pandas, whose messages name
+    what is wrong.
+    """
     if not data.strip():
         raise InputError(f"{source} is empty")
     text = _decode(data, source)
     sep = _delimiter(text)
     check_unique_columns(_header(text, sep), source)
+    frame = read_arrow_csv(data, text, sep) if len(data) >= ARROW_CSV_BYTES else None
+    if frame is None:
+        frame = _read_pandas(text, sep, max_rows, source)
+    check_rows(len(frame), max_rows)
+    if frame.empty:
+        raise InputError(f"{source} has a header but no data rows")
+    return frame
+
+
+def _read_pandas(text: str, sep: str, max_rows: int, source: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, nrows=max_rows + 1, low_memory=False)
     except pd.errors.EmptyDataError as error:
@@ -145,9 +162,6 @@ def parse_csv(data: bytes, *, max_rows: int, source: str = "the CSV file") -> pd
             f"{source}: row 1 has more values than the header has column names ({len(frame.columns)})",
             details={"row": 1},
         )
-    check_rows(len(frame), max_rows)
-    if frame.empty:
-        raise InputError(f"{source} has a header but no data rows")
     return frame
 
 
