@@ -17,6 +17,7 @@ import pandas as pd
 
 from adaptml.errors import EngineUnavailable, InputError
 from adaptml.schema import Schema
+from adaptml.serving.coercion import coerce_strict
 from adaptml.serving.compiled.columns import Columns, frame_columns
 from adaptml.serving.compiled.records import coerce_records
 from adaptml.serving.compiled.scorer import CompiledModel
@@ -153,7 +154,7 @@ def prepare_input(schema: Schema, frame: pd.DataFrame | Records) -> PreparedInpu
     check_columns_present(schema, frame)
     extras = tuple(schema.extra_columns(frame.columns))
     try:
-        typed = schema.coerce(model_input(frame), strict=True, row_offset=1)
+        typed = coerce_strict(schema, frame, row_offset=1)
     except InputError:
         raise
     except (ValueError, TypeError, OverflowError) as error:  # e.g. a date pandas cannot represent
