@@ -134,11 +134,9 @@ class PreparedInput:
         return model_input(self.typed)
 
 
-def prepare_input(schema: Schema, frame: pd.DataFrame | Records) -> PreparedInput:
-    """Validate a raw frame (or JSON records) against the schema strictly (an InputError names row and column).
-
-    Records the compiled path can type on its own skip pandas; the others become a frame first.
-    """
+def prepare_input(schema: Schema, frame: pd.DataFrame | Records, *, row_offset: int = 1) -> PreparedInput:
+    """Validate a raw frame (or JSON records) against the schema strictly (an InputError names row and column,
+    the first row being ``row_offset``). Records the compiled path can type on its own skip pandas."""
     if isinstance(frame, Records):
         fast = coerce_records(schema, frame.rows)
         if fast is not None:
@@ -154,17 +152,17 @@ def prepare_input(schema: Schema, frame: pd.DataFrame | Records) -> PreparedInpu
     check_columns_present(schema, frame)
     extras = tuple(schema.extra_columns(frame.columns))
     try:
-        typed = coerce_strict(schema, frame, row_offset=1)
+        typed = coerce_strict(schema, frame, row_offset=row_offset)
     except InputError:
         raise
     except (ValueError, TypeError, OverflowError) as error:  # e.g. a date pandas cannot represent
-        raise _unreadable(schema, frame, error) from error
-    check_finite(schema, typed)
+        raise _unreadable(schema, frame, error, row_offset) from error
+    check_finite(schema, typed, row_offset=row_offset)
     inputs = frame[schema.names].reset_index(drop=True)
     return PreparedInput(len(typed), extras, inputs, typed.reset_index(drop=True))
 
 
-def _unreadable(schema: Schema, frame: pd.DataFrame, error: Exception) -> InputError:
+def _unreadable(schema: Schema, frame: pd.DataFrame, error: Exception, row_offset: int = 1) -> InputError:
     """Name the row and column of a value coercion choked on: dates outside pandas' range are the known case."""
     low, high = pd.Timestamp.min, pd.Timestamp.max
     for spec in schema.columns:
@@ -173,7 +171,7 @@ def _unreadable(schema: Schema, frame: pd.DataFrame, error: Exception) -> InputE
         parsed = pd.to_datetime(frame[spec.name].astype(str), errors="coerce", format="mixed")
         outside = ((parsed < low) | (parsed > high)).to_numpy()
         if outside.any():
-            row = int(outside.argmax()) + 1
+            row = int(outside.argmax()) + row_offset
             return InputError(
                 f"row {row}, column '{spec.name}': the date is outside the supported range "
                 f"{low.date()} to {high.date()}",
