@@ -13,6 +13,7 @@ import io
 import pickle
 import resource
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,11 @@ DATASET = "adult"
 
 def _floor(models: LoadedModels, frame: pd.DataFrame) -> float:
     """Median ms of every model's final estimator call on its own already-encoded row (encoders excluded)."""
+    return float(summarize_ms(time_calls(floor_call(models, frame), 300))["p50_ms"])
+
+
+def floor_call(models: LoadedModels, frame: pd.DataFrame) -> Callable[[], Any]:
+    """Every model's final estimator call on its own already-encoded row (encoders and the ensemble excluded)."""
     typed = prepare_input(models.schema, frame).typed
     finals = []
     with shared_work():
@@ -48,8 +54,7 @@ def _floor(models: LoadedModels, frame: pd.DataFrame) -> float:
             for _, step in compiled.steps:
                 data = step(data)
             finals.append((compiled.finish, data))
-    timings = time_calls(lambda: [finish(matrix) for finish, matrix in finals], 300)
-    return float(summarize_ms(timings)["p50_ms"])
+    return lambda: [finish(matrix) for finish, matrix in finals]
 
 
 def single_record(models: LoadedModels, pipelines: dict[str, Any], frame: pd.DataFrame, count: int) -> dict[str, Any]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 
+import pandas as pd
 import pytest
 
+from adaptml.datasets import read_bundled
 from adaptml.errors import InputError, PayloadTooLarge, UnsupportedMediaType
+from adaptml.serving.arrow_csv import ARROW_CSV_BYTES, read_arrow_csv
 from adaptml.serving.parsing import parse_body, parse_csv, parse_form, records_frame
 
 RECORD = {"size": 50.5, "rooms": 2, "city": "paris", "listed": "2023-02-01"}
@@ -108,3 +112,50 @@ def test_form_fields_become_one_row_of_text():
 def test_text_that_is_not_unicode_is_named(payload):
     with pytest.raises(InputError, match="row 2, column 'a': the text is not valid Unicode"):
         parse_body(payload, "application/json", max_rows=10)
+
+
+def _read_both(data: bytes) -> tuple[pd.DataFrame | None, pd.DataFrame]:
+    text = data.decode("utf-8-sig") if data.isascii() or data.startswith(b"\xef\xbb\xbf") else data.decode("latin-1")
+    sep = ";" if b"," not in data.split(b"\n", 1)[0] else ","
+    return read_arrow_csv(data, text, sep), pd.read_csv(io.StringIO(text), sep=sep, low_memory=False)
+
+
+@pytest.mark.parametrize("dataset", ["adult", "hotel_rates"])
+def test_big_files_read_by_pyarrow_are_typed_as_pandas_types_them(dataset):
+    data = read_bundled(dataset).head(5000).to_csv(index=False).encode()
+    assert len(data) >= ARROW_CSV_BYTES
+    arrow, pandas = _read_both(data)
+    assert arrow is not None
+    pd.testing.assert_frame_equal(arrow, pandas)
+    pd.testing.assert_frame_equal(parse_csv(data, max_rows=10_000), pandas)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"a,b,c,d,e\n1,2021-01-02,x,True,\n,2021-01-03,NA,False,\n",  # dates stay text, an all-missing column
+        "a;b\n1,5;m\xe2con\n2;\n".encode("cp1252"),
+        b'a,b\n1,"x\ny"\n2,"=1"\n',
+        b"a,b\n1.5,-nan\n2e3,None\n",
+        b"a,b\nTrue,1\n,0\nfalse,2\n",
+        "\ufeffa,b\n1,\xe9\n".encode(),
+    ],
+)
+def test_pyarrow_reads_edge_cases_as_pandas_does(data):
+    arrow, pandas = _read_both(data)
+    assert arrow is not None
+    pd.testing.assert_frame_equal(arrow, pandas)
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        (b"3,4,5,6\n", "row 15001 has 4 values, but the header names 2 columns"),
+        (b'3,"4\n', "a quoted value is never closed"),
+    ],
+)
+def test_big_malformed_files_keep_their_messages(tail, message):
+    data = b"a,b\n" + b"123456789,123456789\n" * 15000 + tail
+    assert len(data) >= ARROW_CSV_BYTES
+    with pytest.raises(InputError, match=message):
+        parse_csv(data, max_rows=100_000, source="the upload")

@@ -44,7 +44,7 @@ def classification_result() -> PredictionResult:
         task="classification",
         models=(ModelInfo("logit", 1, "roc_auc", 0.91, True),),
         outputs=(output,),
-        inputs=pd.DataFrame({"x": [1.0, np.nan]}),
+        given=pd.DataFrame({"x": [1.0, np.nan]}),
     )
 
 

@@ -7,9 +7,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from adaptml.errors import InputError
-from adaptml.serving.parsing import CSV, JSON, MULTIPART, media_type, parse_body, parse_csv
+from adaptml.serving.parsing import CSV, JSON, MULTIPART, Records, media_type, parse_body_input, parse_csv
 from adaptml.serving.predict import PredictionResult
 from adaptml.serving.state import VERSION_HEADER, serving_state
+from adaptml.serving.streaming import STREAM_ROWS, check_chunks, stream_csv
 from adaptml.serving.tables import mlflow_payload, result_payload, results_frame, to_safe_csv
 
 __all__ = ["blueprint", "download_name", "request_frame"]
@@ -17,14 +18,14 @@ __all__ = ["blueprint", "download_name", "request_frame"]
 blueprint = Blueprint("api", __name__)
 
 
-def request_frame(max_rows: int) -> pd.DataFrame:
-    """The records of a JSON or CSV body, or of the CSV file in a multipart upload."""
+def request_frame(max_rows: int) -> pd.DataFrame | Records:
+    """The records of a JSON body (as checked dicts), or a CSV body or multipart upload (as a frame)."""
     if media_type(request.content_type) == MULTIPART:
         upload = request.files.get("file") or next(iter(request.files.values()), None)
         if upload is None:
             raise InputError("no file in the multipart upload: send the CSV in a form field named 'file'")
         return parse_csv(upload.read(), max_rows=max_rows, source="the uploaded file")
-    return parse_body(whole_body(), request.content_type, max_rows=max_rows)
+    return parse_body_input(whole_body(), request.content_type, max_rows=max_rows)
 
 
 def whole_body() -> bytes:
@@ -57,10 +58,19 @@ def _wants_csv() -> bool:
 
 @blueprint.post("/api/v1/predict")
 def predict() -> Response:
-    """Every model's predictions for one or many records, as JSON (or CSV when asked)."""
+    """Every model's predictions for one or many records, as JSON (or CSV when asked; streamed for big batches)."""
     state = serving_state()
     models = state.store.get()
-    result = state.predict(models, request_frame(state.settings.serving.max_rows))
+    given = request_frame(state.settings.serving.max_rows)
+    if _wants_csv() and isinstance(given, pd.DataFrame) and len(given) > STREAM_ROWS:
+        check_chunks(models.schema, given, STREAM_ROWS)  # a bad value is a 4xx before the first byte
+        response = Response(stream_csv(lambda chunk: state.predict(models, chunk), given, STREAM_ROWS), mimetype=CSV)
+        response.headers["Content-Disposition"] = (
+            f'attachment; filename="{models.project}-{models.version}-predictions.csv"'
+        )
+        response.headers[VERSION_HEADER] = models.version
+        return response
+    result = state.predict(models, given)
     response = csv_response(result) if _wants_csv() else jsonify(result_payload(result))
     response.headers[VERSION_HEADER] = result.version
     return response

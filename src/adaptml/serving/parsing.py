@@ -1,7 +1,8 @@
-"""Request bodies to DataFrames, purely: bytes and a content type in, a frame or an InputError out.
+"""Request bodies to DataFrames, purely: bytes and a content type in, a frame (or checked JSON records) or an
+InputError out.
 
-Accepted: one JSON object (one record), a JSON list of objects, ``{"records": [...]}``, MLflow's
-``dataframe_split``, ``dataframe_records``, ``instances`` and ``inputs`` shapes, and CSV text (a body or a file):
+Accepted: JSON records (``json_input.py``: one object, a list, ``{"records": [...]}``, MLflow's
+``dataframe_split``, ``dataframe_records``, ``instances`` and ``inputs`` shapes), and CSV text (a body or a file):
 UTF-8 (with or without a BOM), UTF-16 with a BOM, else Windows-1252/Latin-1; comma-separated, or ';', tab or '|'
 when the header has no comma. Repeated column names, rows longer than the header, JSON nested too deeply and records
 whose keys barely overlap are refused before they cost memory. Rows are numbered from 1 in every message; raw values
@@ -13,14 +14,21 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from adaptml.errors import InputError, PayloadTooLarge, UnsupportedMediaType
+from adaptml.errors import InputError, UnsupportedMediaType
+from adaptml.serving.arrow_csv import ARROW_CSV_BYTES, read_arrow_csv
+from adaptml.serving.json_input import (
+    Records,
+    check_rows,
+    check_unique_columns,
+    parse_json,
+    parse_json_input,
+    records_frame,
+)
 
 __all__ = [
     "CSV",
@@ -28,13 +36,16 @@ __all__ = [
     "JSON",
     "JSON_TYPES",
     "MULTIPART",
+    "Records",
     "check_rows",
     "check_unique_columns",
     "media_type",
     "parse_body",
+    "parse_body_input",
     "parse_csv",
     "parse_form",
     "parse_json",
+    "parse_json_input",
     "records_frame",
 ]
 
@@ -43,9 +54,7 @@ CSV = "text/csv"
 MULTIPART = "multipart/form-data"
 JSON_TYPES = frozenset({JSON, "application/*+json", "text/json"})
 CSV_TYPES = frozenset({CSV, "application/csv", "text/plain"})
-RECORD_KEYS = ("records", "dataframe_records", "instances", "inputs")
 ALTERNATIVE_DELIMITERS = (";", "\t", "|")
-SPARSE_FACTOR, MAX_SPARSE_CELLS = 4, 1_000_000  # records x distinct keys allowed beyond the values sent
 HEADER_SCAN = 1 << 20  # the header is looked for in the first MiB of text
 FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
@@ -55,176 +64,25 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def check_rows(count: int, max_rows: int) -> None:
-    if count > max_rows:
-        raise PayloadTooLarge(
-            f"too many rows: more than {max_rows:,} records in one request (the serving.max_rows limit)",
-            details={"limit": max_rows},
-        )
-
-
 def parse_body(body: bytes, content_type: str | None, *, max_rows: int) -> pd.DataFrame:
     """A JSON or CSV request body as a frame; other media types are a 415."""
+    parsed = parse_body_input(body, content_type, max_rows=max_rows)
+    return parsed.frame() if isinstance(parsed, Records) else parsed
+
+
+def parse_body_input(body: bytes, content_type: str | None, *, max_rows: int) -> Records | pd.DataFrame:
+    """A JSON body as checked records (typed without pandas when they allow), a CSV body as a frame."""
     kind = media_type(content_type)
     if not body.strip():
         raise InputError('empty request body: send a JSON object, {"records": [...]}, or CSV text')
     if kind in JSON_TYPES or kind.endswith("+json"):
-        return parse_json(body, max_rows=max_rows)
+        return parse_json_input(body, max_rows=max_rows)
     if kind in CSV_TYPES:
         return parse_csv(body, max_rows=max_rows, source="the CSV body")
     shown = kind or "none"
     raise UnsupportedMediaType(
         f"unsupported content type '{shown[:60]}': use application/json, text/csv or a multipart file upload"
     )
-
-
-def parse_json(body: bytes, *, max_rows: int) -> pd.DataFrame:
-    if body.count(b"{") + body.count(b"[") > 2 * max_rows + 4:  # refused before json.loads builds them all:
-        check_rows(max_rows + 1, max_rows)  # "[{},{},...]" costs ~60 bytes of memory per byte of body
-    try:
-        payload = json.loads(body)
-    except UnicodeDecodeError as error:
-        raise InputError("the JSON body is not UTF-8 text") from error
-    except json.JSONDecodeError as error:
-        raise InputError(f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from error
-    except ValueError as error:  # an integer literal longer than Python's 4,300-digit conversion limit
-        raise InputError("not valid JSON: a number has too many digits") from error
-    except RecursionError as error:  # thousands of nested arrays or objects
-        raise InputError("not valid JSON: nested too deeply (records are flat objects)") from error
-    return records_frame(payload, max_rows=max_rows)
-
-
-def records_frame(payload: Any, *, max_rows: int) -> pd.DataFrame:
-    """Any supported JSON shape as a frame, one row per record."""
-    if isinstance(payload, list):
-        return _from_records(payload, max_rows=max_rows)
-    if not isinstance(payload, Mapping):
-        raise InputError(f"expected a JSON object or a list of objects, got {_json_kind(payload)}")
-    if "dataframe_split" in payload:
-        return _from_split(payload["dataframe_split"], max_rows=max_rows)
-    for key in RECORD_KEYS:
-        if key in payload:
-            if not isinstance(payload[key], list):
-                raise InputError(f"'{key}' must be a list of objects, got {_json_kind(payload[key])}")
-            return _from_records(payload[key], max_rows=max_rows)
-    return _from_records([payload], max_rows=max_rows)
-
-
-def _json_kind(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number")
-
-
-def _from_records(records: Sequence[Any], *, max_rows: int) -> pd.DataFrame:
-    check_rows(len(records), max_rows)
-    if not records:
-        raise InputError("no records to predict: the list is empty")
-    for number, record in enumerate(records, start=1):
-        if not isinstance(record, Mapping):
-            raise InputError(f"row {number}: expected a JSON object, got {_json_kind(record)}", details={"row": number})
-    _check_dense(records)
-    rows = list(records)
-    return _scalars_only(_build(lambda: pd.DataFrame.from_records(rows), lambda: rows))
-
-
-def _check_dense(records: Sequence[Mapping[str, Any]]) -> None:
-    """Refuse records whose keys barely overlap: a frame is records x distinct keys, so 20,000 one-key records
-    with different keys (300 kB of JSON) would need 400 million cells."""
-    names: set[str] = set()
-    pairs = 0
-    for record in records:
-        names.update(record)
-        pairs += len(record)
-    if len(records) * len(names) > max(SPARSE_FACTOR * pairs, MAX_SPARSE_CELLS):
-        raise InputError(
-            f"the {len(records):,} records use {len(names):,} different keys between them: "
-            "send the same columns in every record"
-        )
-
-
-def _from_split(split: Any, *, max_rows: int) -> pd.DataFrame:
-    if not isinstance(split, Mapping) or not isinstance(split.get("columns"), list):
-        raise InputError('\'dataframe_split\' needs {"columns": [...], "data": [[...], ...]}')
-    columns, data = [str(c) for c in split["columns"]], split.get("data")
-    check_unique_columns(columns, "'dataframe_split.columns'")
-    if not isinstance(data, list):
-        raise InputError("'dataframe_split.data' must be a list of rows")
-    check_rows(len(data), max_rows)
-    if not data:
-        raise InputError("no records to predict: 'dataframe_split.data' is empty")
-    for number, row in enumerate(data, start=1):
-        if not isinstance(row, list) or len(row) != len(columns):
-            got = f"{len(row)} values" if isinstance(row, list) else _json_kind(row)
-            raise InputError(f"row {number}: expected {len(columns)} values (one per column), got {got}")
-
-    def records() -> Iterable[Mapping[str, Any]]:  # only walked when the frame cannot be built
-        return (dict(zip(columns, row, strict=True)) for row in data)
-
-    return _scalars_only(_build(lambda: pd.DataFrame(data, columns=columns), records))
-
-
-def _build(make: Callable[[], pd.DataFrame], records: Callable[[], Iterable[Mapping[str, Any]]]) -> pd.DataFrame:
-    """Build the frame; text pandas cannot store (lone surrogates from JSON escapes) is named by row and column."""
-    try:
-        return make()
-    except UnicodeEncodeError as error:
-        for number, record in enumerate(records(), start=1):
-            for name, value in record.items():
-                if not _encodable(str(name)):
-                    raise InputError(
-                        "a column name is not valid Unicode (it contains a lone surrogate escape)"
-                    ) from error
-                if (problem := _bad_cell(value)) is not None:
-                    raise InputError(
-                        f"row {number}, column '{name}': {problem}", details={"row": number, "column": str(name)}
-                    ) from error
-        raise InputError("the input contains text that is not valid Unicode") from error
-
-
-def _bad_cell(value: Any) -> str | None:
-    """Why a JSON value cannot be a cell: nested, or text that is not valid Unicode (a lone surrogate)."""
-    if isinstance(value, dict | list):
-        return f"expected a single value, got {_json_kind(value)}"
-    if isinstance(value, str) and not value.isascii() and not _encodable(value):
-        return "the text is not valid Unicode (it contains a lone surrogate escape)"
-    return None
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _scalars_only(frame: pd.DataFrame) -> pd.DataFrame:
-    """Reject nested objects, arrays and invalid text as cells, naming the first one's row and column."""
-    for name in frame.columns:
-        if not _encodable(str(name)):
-            raise InputError("a column name is not valid Unicode (it contains a lone surrogate escape)")
-        if frame[name].dtype != object:
-            continue
-        problems = frame[name].map(_bad_cell)
-        found = problems.notna().to_numpy()
-        if found.any():
-            row = int(found.argmax()) + 1
-            raise InputError(
-                f"row {row}, column '{name}': {problems.iloc[row - 1]}", details={"row": row, "column": str(name)}
-            )
-    return frame
-
-
-def check_unique_columns(columns: Sequence[str], where: str) -> None:
-    """Two columns of one name make a record ambiguous: name the first repeated one."""
-    seen: dict[str, int] = {}
-    for number, name in enumerate(columns, start=1):
-        if name in seen:
-            raise InputError(
-                f"{where}: column '{name[:60]}' appears twice (columns {seen[name]} and {number})",
-                details={"column": name[:60]},
-            )
-        seen[name] = number
 
 
 def _decode(data: bytes, source: str) -> str:
@@ -272,12 +130,27 @@ def _tokenizer_problem(error: Exception) -> str:
 
 
 def parse_csv(data: bytes, *, max_rows: int, source: str = "the CSV file") -> pd.DataFrame:
-    """CSV text as a frame, typed the way training read its dataset; at most ``max_rows`` rows are parsed."""
+    """CSV text as a frame, typed the way training read its dataset; at most ``max_rows`` rows are parsed.
+
+    Files of ``ARROW_CSV_BYTES`` or more are read by pyarrow's multithreaded reader (typed as pandas would type
+    them, see ``arrow_csv.py``); anything it cannot read exactly that way is read by pandas, whose messages name
+    what is wrong.
+    """
     if not data.strip():
         raise InputError(f"{source} is empty")
     text = _decode(data, source)
     sep = _delimiter(text)
     check_unique_columns(_header(text, sep), source)
+    frame = read_arrow_csv(data, text, sep) if len(data) >= ARROW_CSV_BYTES else None
+    if frame is None:
+        frame = _read_pandas(text, sep, max_rows, source)
+    check_rows(len(frame), max_rows)
+    if frame.empty:
+        raise InputError(f"{source} has a header but no data rows")
+    return frame
+
+
+def _read_pandas(text: str, sep: str, max_rows: int, source: str) -> pd.DataFrame:
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, nrows=max_rows + 1, low_memory=False)
     except pd.errors.EmptyDataError as error:
@@ -289,9 +162,6 @@ def parse_csv(data: bytes, *, max_rows: int, source: str = "the CSV file") -> pd
             f"{source}: row 1 has more values than the header has column names ({len(frame.columns)})",
             details={"row": 1},
         )
-    check_rows(len(frame), max_rows)
-    if frame.empty:
-        raise InputError(f"{source} has a header but no data rows")
     return frame
 
 

@@ -7,8 +7,9 @@ the batch is predicted directly and the result says so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -16,6 +17,11 @@ import pandas as pd
 
 from adaptml.errors import EngineUnavailable, InputError
 from adaptml.schema import Schema
+from adaptml.serving.coercion import coerce_strict
+from adaptml.serving.compiled.columns import Columns, frame_columns
+from adaptml.serving.compiled.records import coerce_records
+from adaptml.serving.compiled.scorer import CompiledModel
+from adaptml.serving.json_input import Records
 from adaptml.serving.loaded import LoadedModels, ModelInfo, model_input
 from adaptml.serving.sharing import shared_work
 from adaptml.serving.validation import check_columns_present, check_finite
@@ -59,14 +65,19 @@ class PredictionResult:
     task: str
     models: tuple[ModelInfo, ...]
     outputs: tuple[ModelOutput, ...]
-    inputs: pd.DataFrame = field(repr=False)
+    given: pd.DataFrame | Callable[[], pd.DataFrame] = field(repr=False)  # or what builds it, on first use
     engine: str = ENGINE_DIRECT
     warnings: tuple[str, ...] = ()
     extra_columns: tuple[str, ...] = ()
 
+    @cached_property
+    def inputs(self) -> pd.DataFrame:
+        """The schema's columns as given (built only when a table or CSV shows them)."""
+        return self.given if isinstance(self.given, pd.DataFrame) else self.given()
+
     @property
     def row_count(self) -> int:
-        return len(self.inputs)
+        return len(self.outputs[0].predictions) if self.outputs else len(self.inputs)
 
     @property
     def error_count(self) -> int:
@@ -89,11 +100,33 @@ class BatchEngine(Protocol):
 
 @dataclass(frozen=True)
 class PreparedInput:
-    """A validated batch: the schema's columns as given, the coerced frame, and the unknown extra columns."""
+    """A validated batch: the schema's columns as given, the typed frame or its columns, the unknown extras.
 
-    inputs: pd.DataFrame
-    typed: pd.DataFrame
+    Records typed without pandas carry their columns; the frames are built only if something asks for them
+    (a model without a fast path, the Dask engine, a table of the inputs).
+    """
+
+    rows: int
     extras: tuple[str, ...]
+    given: pd.DataFrame | Callable[[], pd.DataFrame] = field(repr=False)
+    typed_frame: pd.DataFrame | None = field(default=None, repr=False)
+    typed_columns: Columns | None = field(default=None, repr=False)
+
+    @cached_property
+    def inputs(self) -> pd.DataFrame:
+        return self.given if isinstance(self.given, pd.DataFrame) else self.given()
+
+    @cached_property
+    def typed(self) -> pd.DataFrame:
+        if self.typed_frame is not None:
+            return self.typed_frame
+        assert self.typed_columns is not None
+        columns = self.typed_columns
+        return pd.DataFrame({name: pd.Series(values, dtype=values.dtype) for name, values in columns.items()})
+
+    @cached_property
+    def columns(self) -> Columns:
+        return self.typed_columns if self.typed_columns is not None else frame_columns(self.typed)
 
     @property
     def records(self) -> pd.DataFrame:
@@ -101,25 +134,35 @@ class PreparedInput:
         return model_input(self.typed)
 
 
-def prepare_input(schema: Schema, frame: pd.DataFrame) -> PreparedInput:
-    """Validate a raw frame against the schema strictly (an InputError names row and column)."""
+def prepare_input(schema: Schema, frame: pd.DataFrame | Records, *, row_offset: int = 1) -> PreparedInput:
+    """Validate a raw frame (or JSON records) against the schema strictly (an InputError names row and column,
+    the first row being ``row_offset``). Records the compiled path can type on its own skip pandas."""
+    if isinstance(frame, Records):
+        fast = coerce_records(schema, frame.rows)
+        if fast is not None:
+            names = schema.names
+            given = frame  # only a table or CSV of the inputs needs the frame
+            return PreparedInput(
+                fast.rows, fast.extras, lambda: given.frame()[names].reset_index(drop=True), None, fast.columns
+            )
+        frame = frame.frame()
     if frame.shape[0] == 0:
         raise InputError("no records to predict: the input has no rows")
     frame = frame.rename(columns=str)
     check_columns_present(schema, frame)
     extras = tuple(schema.extra_columns(frame.columns))
     try:
-        typed = schema.coerce(model_input(frame), strict=True, row_offset=1)
+        typed = coerce_strict(schema, frame, row_offset=row_offset)
     except InputError:
         raise
     except (ValueError, TypeError, OverflowError) as error:  # e.g. a date pandas cannot represent
-        raise _unreadable(schema, frame, error) from error
-    check_finite(schema, typed)
+        raise _unreadable(schema, frame, error, row_offset) from error
+    check_finite(schema, typed, row_offset=row_offset)
     inputs = frame[schema.names].reset_index(drop=True)
-    return PreparedInput(inputs, typed.reset_index(drop=True), extras)
+    return PreparedInput(len(typed), extras, inputs, typed.reset_index(drop=True))
 
 
-def _unreadable(schema: Schema, frame: pd.DataFrame, error: Exception) -> InputError:
+def _unreadable(schema: Schema, frame: pd.DataFrame, error: Exception, row_offset: int = 1) -> InputError:
     """Name the row and column of a value coercion choked on: dates outside pandas' range are the known case."""
     low, high = pd.Timestamp.min, pd.Timestamp.max
     for spec in schema.columns:
@@ -128,7 +171,7 @@ def _unreadable(schema: Schema, frame: pd.DataFrame, error: Exception) -> InputE
         parsed = pd.to_datetime(frame[spec.name].astype(str), errors="coerce", format="mixed")
         outside = ((parsed < low) | (parsed > high)).to_numpy()
         if outside.any():
-            row = int(outside.argmax()) + 1
+            row = int(outside.argmax()) + row_offset
             return InputError(
                 f"row {row}, column '{spec.name}': the date is outside the supported range "
                 f"{low.date()} to {high.date()}",
@@ -143,8 +186,25 @@ def predict_direct(models: LoadedModels, prepared: PreparedInput, names: Sequenc
     with shared_work():
         for name in names:
             predictor, takes_typed = models.predictor(name)
-            outputs.append(predict_model(name, predictor, prepared.typed if takes_typed else prepared.records))
+            if isinstance(predictor, CompiledModel):
+                outputs.append(_compiled_output(name, predictor, models.models[name], prepared))
+            else:
+                outputs.append(predict_model(name, predictor, prepared.typed if takes_typed else prepared.records))
     return tuple(outputs)
+
+
+def _compiled_output(name: str, compiled: CompiledModel, pickled: Any, prepared: PreparedInput) -> ModelOutput:
+    """The compiled scorer on the typed columns; if it fails, the pickled pipeline finds the failing rows."""
+    try:
+        labels, proba = compiled.outputs(prepared.columns)
+        if len(labels) != prepared.rows:
+            raise ValueError(f"returned {len(labels)} predictions for {prepared.rows} rows")
+    except Exception:  # noqa: BLE001 - the pipeline of record decides, row by row
+        return predict_model(name, pickled, prepared.records)
+    predictions = np.empty(prepared.rows, dtype=object)
+    predictions[:] = labels
+    probabilities = None if proba is None else np.asarray(proba, dtype="float64")
+    return ModelOutput(name, predictions, probabilities, compiled.classes)
 
 
 def _describe(error: BaseException) -> str:
@@ -209,7 +269,7 @@ def combine_outputs(parts: Sequence[ModelOutput], sizes: Sequence[int]) -> Model
 
 def predict_all(
     models: LoadedModels,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Records,
     *,
     dask: BatchEngine | None = None,
     dask_threshold: int = 10,
@@ -224,7 +284,7 @@ def predict_all(
     prepared = prepare_input(models.schema, frame)
     engine, warnings = ENGINE_DIRECT, []
     outputs: tuple[ModelOutput, ...] | None = None
-    if dask is not None and len(prepared.typed) > dask_threshold:
+    if dask is not None and prepared.rows > dask_threshold:
         try:
             outputs, engine = dask.predict(models, prepared, names), ENGINE_DASK
         except EngineUnavailable as error:
@@ -237,7 +297,7 @@ def predict_all(
         task=models.task,
         models=infos,
         outputs=outputs,
-        inputs=prepared.inputs,
+        given=lambda: prepared.inputs,
         engine=engine,
         warnings=tuple(warnings),
         extra_columns=prepared.extras,

@@ -89,13 +89,17 @@ def _safe_column(column: pd.Series) -> pd.Series:
     return column.astype(object).where(~risky, fixed)
 
 
-def to_safe_csv(frame: pd.DataFrame) -> bytes:
-    """CSV bytes with formula-like text cells (and headers) neutralised; numbers are left as numbers."""
+def to_safe_csv(frame: pd.DataFrame, *, arrow: bool | None = None, header: bool = True) -> bytes:
+    """CSV bytes with formula-like text cells (and headers) neutralised; numbers are left as numbers.
+
+    ``arrow`` forces the writer (pyarrow from ``ARROW_CSV_ROWS`` rows by default): the chunks of one streamed file
+    must all be written alike. ``header=False`` leaves the header row out (every chunk but the first).
+    """
     safe = frame.rename(columns=lambda name: safe_cell(str(name)))
     safe = pd.DataFrame({name: _safe_column(safe[name]) for name in safe.columns}, index=safe.index)
-    if len(safe) >= ARROW_CSV_ROWS:
-        return _arrow_csv(safe)
-    return safe.to_csv(index=False).encode("utf-8")
+    if arrow if arrow is not None else len(safe) >= ARROW_CSV_ROWS:
+        return _arrow_csv(safe, header=header)
+    return safe.to_csv(index=False, header=header).encode("utf-8")
 
 
 def _arrow_column(column: pd.Series) -> Any:
@@ -104,6 +108,8 @@ def _arrow_column(column: pd.Series) -> Any:
 
     if pd.api.types.is_float_dtype(column) or pd.api.types.is_integer_dtype(column):
         return pa.array(column.to_numpy(), from_pandas=True)
+    if pd.api.types.is_string_dtype(column):  # text and missing values only: converted in C
+        return pa.array(column.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
     text = [None if _missing(value) else str(value) for value in column.to_numpy(dtype=object)]
     return pa.array(text, type=pa.string())
 
@@ -112,7 +118,7 @@ def _missing(value: Any) -> bool:
     return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
-def _arrow_csv(frame: pd.DataFrame) -> bytes:
+def _arrow_csv(frame: pd.DataFrame, *, header: bool = True) -> bytes:
     """The same table written by pyarrow: the same cells, though numbers are written shortest ("1" for 1.0)
     and text is quoted."""
     import pyarrow as pa
@@ -120,7 +126,7 @@ def _arrow_csv(frame: pd.DataFrame) -> bytes:
 
     table = pa.Table.from_arrays([_arrow_column(frame[name]) for name in frame.columns], names=list(frame.columns))
     sink = pa.BufferOutputStream()
-    arrow_csv.write_csv(table, sink, arrow_csv.WriteOptions(quoting_style="needed"))
+    arrow_csv.write_csv(table, sink, arrow_csv.WriteOptions(quoting_style="needed", include_header=header))
     return bytes(sink.getvalue())
 
 
