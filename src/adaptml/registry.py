@@ -95,7 +95,7 @@ class Registry:
     ``keys`` (from ``Keys.from_environ`` at an entry point): with a private key every manifest and LATEST is signed;
     with a public key every one read must verify; with neither, unsigned ones are refused unless
     ``keys.insecure_unsigned``. ``keys=None`` neither signs nor verifies: only for tests and tools that build a
-    Registry by hand. ``signing_key`` is a transitional alias of ``keys``.
+    Registry by hand.
     """
 
     def __init__(
@@ -105,12 +105,11 @@ class Registry:
         *,
         storage: Storage | None = None,
         keys: Keys | None = None,
-        signing_key: Keys | None = None,
     ) -> None:
         self.root = S3Uri.parse(root)
         self.project = project
         self.storage = storage or Storage()
-        self.keys = keys if keys is not None else signing_key
+        self.keys = keys
 
     # -- addresses ---------------------------------------------------------------------------------
     @property

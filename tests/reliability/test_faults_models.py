@@ -93,7 +93,7 @@ def signed_app(storage: Storage, bucket: str, regression: Bundle, tmp_path: Path
     """The app built the production way (the environment read at the entry, create_app making its own registry)
     with ADAPTML_SIGNING_KEY set: the app keeps only its public half."""
     monkeypatch.setenv(SIGNING_KEY_ENV, KEY)
-    publisher = Registry(f"s3://{bucket}/registry", "homes", storage=storage, signing_key=signing_key_from(os.environ))
+    publisher = Registry(f"s3://{bucket}/registry", "homes", storage=storage, keys=signing_key_from(os.environ))
     publisher.publish("v1", regression.files, regression.metadata)
     environment = Environment.read(os.environ, reload_secret=False)
     settings = make_settings(publisher, tmp_path / "results", dask_threshold=100_000)

@@ -120,7 +120,7 @@ def create_app(
     settings = ServingSettings.from_config(config)
     results, runtime_dir = ResultCache(settings.resolved_results_dir()), settings.resolved_runtime_dir()
     app = _new_flask(settings)
-    registry = registry or Registry(settings.registry, settings.project, signing_key=settings.signing_key)
+    registry = registry or Registry(settings.registry, settings.project, keys=settings.keys)
     store = store or ModelStore(registry)
     metrics = Metrics()
     app.extensions[EXTENSION] = ServingState(settings, store, dask, metrics, results)

@@ -27,7 +27,7 @@ def predict_file(
 ) -> PredictionResult:
     """Predict a CSV file with the latest version; on a Dask cluster only when DASK_SCHEDULER_ADDRESS is set
     (a one-off command starts no LocalCluster)."""
-    store = store or ModelStore(Registry(config.registry, config.project, signing_key=environment.signing_key))
+    store = store or ModelStore(Registry(config.registry, config.project, keys=environment.keys))
     outcome = store.refresh()
     if not outcome.ok:
         raise NotReady(f"cannot load a model version: {outcome.reason}")

@@ -74,11 +74,6 @@ class Environment:
             raise ConfigError(f"no config given: pass --config CONFIG.yaml or set {CONFIG_ENV}")
         return load_config(chosen)
 
-    @property
-    def signing_key(self) -> Keys:
-        """Transitional alias of ``keys`` (``serving/batch.py`` still says ``signing_key``)."""
-        return self.keys
-
 
 def _reader_keys(keys: Keys) -> Keys:
     """An app holds the public key only (a compromised app cannot sign); unsigned is accepted only loudly."""
@@ -132,11 +127,6 @@ class ServingSettings:
             reload_secret=env.reload_secret,
             user_runtime_dir=env.user_runtime_dir,
         )
-
-    @property
-    def signing_key(self) -> Keys:
-        """Transitional alias of ``keys`` (``serving/app.py`` still says ``signing_key``)."""
-        return self.keys
 
     @property
     def max_content_length(self) -> int:
