@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -22,6 +23,7 @@ from typer.main import get_command
 
 from adaptml.cli import app as cli_app
 from adaptml.config import load_config
+from adaptml.signing import Keys, env_values
 
 from .manifests import ROOT, dockerfile_stages, dockerignore_patterns, dockerignored, our_services, service_command
 
@@ -69,6 +71,8 @@ def _load_wsgi(uri: str, env: dict[str, str]) -> list[str]:
         "print(json.dumps(sorted({r.rule for r in app.url_map.iter_rules()})))"
     )
     config = env.get("ADAPTML_CONFIG")
+    keys = env_values(Keys.generate())  # what compose's required ${VAR:?} keys and secrets are set to on a real host
+    env = {k: keys.get(k, secrets.token_hex(16)) if str(v).startswith("${") else v for k, v in env.items()}
     child_env = {**os.environ, **env, **({"ADAPTML_CONFIG": str(_repo_path(config))} if config else {})}
     child_env.pop("DASK_SCHEDULER_ADDRESS", None)
     done = subprocess.run(
