@@ -1,0 +1,74 @@
+"""The training summary in a narrow terminal: rendered by rich at 80 columns, read back as plain text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+from rich.console import Console
+
+from adaptml.pipeline.display import show_result
+from adaptml.pipeline.result import TrainResult
+
+MODELS = ["hist_gradient_boosting", "ensemble", "lightgbm", "random_forest", "xgboost", "ridge", "dummy"]
+
+
+def _board(metric: str, others: list[str]) -> pd.DataFrame:
+    rows = []
+    for rank, model in enumerate(MODELS, start=1):
+        score = 0.912345678 - rank / 1000
+        rows.append(
+            {
+                "rank": rank,
+                "model": model,
+                metric: score,
+                **{name: score / 3.3 for name in others},
+                f"cv_{metric}_mean": score - 0.00123456,
+                f"cv_{metric}_std": 0.0123456789,
+                "fit_seconds": 12.3456789 * rank,
+                "predict_ms_per_1000": 1234.56789 / rank,
+                "pickle_bytes": 12_345_678 * rank,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _result(**changes: Any) -> TrainResult:
+    metric = changes.pop("metric", "balanced_accuracy")
+    others = ["roc_auc", "accuracy", "f1", "precision", "recall", "log_loss", "mcc"]
+    fields: dict[str, Any] = {
+        "run_id": "r1",
+        "version": "20240101T000000Z-abcdef",
+        "up_to_date": False,
+        "leaderboard": _board(metric, [o for o in others if o != metric]),
+        "report_uri": "s3://bucket/demo/versions/20240101T000000Z-abcdef/eda/report.html",
+        "metric": metric,
+        "higher_is_better": True,
+        "task": "classification",
+    }
+    return TrainResult(**(fields | changes))
+
+
+def _render(result: TrainResult, width: int = 80) -> list[str]:
+    console = Console(width=width, record=True, force_terminal=True, color_system=None)
+    show_result(console, result)
+    return console.export_text().splitlines()
+
+
+@pytest.mark.parametrize("metric", ["balanced_accuracy", "roc_auc"])
+def test_leaderboard_at_80_columns_shows_whole_cells_of_the_columns_that_matter(metric: str) -> None:
+    lines = _render(_result(metric=metric))
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    text = "\n".join(lines)
+    assert "…" not in text
+    for model in MODELS:
+        assert model in text
+    assert "0.9113" in text  # the best primary metric in 4 significant digits
+    assert "0.9101 ± 0.01235" in text  # CV mean ± std
+    assert "12.35" in text  # fit seconds
+
+
+def test_a_wide_terminal_shows_every_column() -> None:
+    text = "\n".join(_render(_result(), width=200))
+    assert "predict ms/1k" in text and "size MB" in text and "mcc" in text and "1,235" in text
