@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pandas as pd
@@ -50,8 +51,16 @@ def _result(**changes: Any) -> TrainResult:
     return TrainResult(**(fields | changes))
 
 
+BOX = set("┏┃┡│└")
+
+
+def _whole_rows(lines: list[str]) -> bool:
+    """Every line of the table ends with its right border: no column was cropped at the terminal's edge."""
+    return all(line.rstrip()[-1] in "┓┃┩│┘" for line in lines if line[:1] in BOX)
+
+
 def _render(result: TrainResult, width: int = 80) -> list[str]:
-    console = Console(width=width, record=True, force_terminal=True, color_system=None)
+    console = Console(file=io.StringIO(), width=width, record=True, force_terminal=True, color_system=None)
     show_result(console, result)
     return console.export_text().splitlines()
 
@@ -60,6 +69,7 @@ def _render(result: TrainResult, width: int = 80) -> list[str]:
 def test_leaderboard_at_80_columns_shows_whole_cells_of_the_columns_that_matter(metric: str) -> None:
     lines = _render(_result(metric=metric))
     assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert _whole_rows(lines)
     text = "\n".join(lines)
     assert "…" not in text
     for model in MODELS:
@@ -72,3 +82,25 @@ def test_leaderboard_at_80_columns_shows_whole_cells_of_the_columns_that_matter(
 def test_a_wide_terminal_shows_every_column() -> None:
     text = "\n".join(_render(_result(), width=200))
     assert "predict ms/1k" in text and "size MB" in text and "mcc" in text and "1,235" in text
+
+
+def test_summary_names_what_selection_dropped_the_top_features_the_report_and_the_next_command() -> None:
+    importance = [
+        {"feature": "stars", "permutation": 0.123456, "gain_share": 0.4567},
+        {"feature": "city", "permutation": 0.0456789, "gain_share": None},
+    ]
+    selection = {"kept": ["stars", "city"], "dropped": ["rooms", "noise"], "method": "permutation importance ..."}
+    lines = _render(_result(selection=selection, importance=importance))
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    text = "\n".join(lines)
+    assert "selection dropped 2 of 4 features: rooms, noise" in text
+    assert "  1. stars: 0.1235; gain 45.7%" in text and "  2. city: 0.04568" in text
+    assert "EDA report: s3://bucket/demo/versions/" in text and "in the app: /eda/report.html" in text
+    assert "adaptml serve --config CONFIG" in text and "adaptml predict CONFIG INPUT.csv" in text
+
+
+def test_selection_off_says_why_nothing_was_dropped_and_shows_no_importance() -> None:
+    selection = {"kept": ["a"], "dropped": [], "method": "none: selection.enabled is off (every feature is kept)"}
+    text = "\n".join(_render(_result(selection=selection)))
+    assert "selection dropped no feature (selection.enabled is off (every feature is kept))" in text
+    assert "top features" not in text

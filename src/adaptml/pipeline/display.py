@@ -172,8 +172,42 @@ def _show_fit(console: Console, result: TrainResult) -> None:
         _say(console, f"time budget {budget:g}s, {result.time_budget.get('elapsed_at_publish', 0):.1f}s at publish")
 
 
+def _show_selection(console: Console, selection: dict[str, Any]) -> None:
+    """The features selection dropped (or why it kept them all)."""
+    if not selection:
+        return
+    dropped, kept = list(selection.get("dropped") or []), list(selection.get("kept") or [])
+    if dropped:
+        total = len(dropped) + len(kept)
+        _say(console, f"[dim]selection[/] dropped {len(dropped)} of {total} features: {', '.join(dropped)}")
+    else:
+        method = str(selection.get("method", ""))
+        why = method.removeprefix("none: ") if method.startswith("none: ") else "no feature lowered the score"
+        _say(console, f"[dim]selection[/] dropped no feature ({why})")
+
+
+def _show_importance(console: Console, importance: list[dict[str, Any]]) -> None:
+    """The strongest features by selection's permutation importance, with their LightGBM gain share."""
+    if not importance:
+        return
+    _say(console, "top features (permutation importance on held-out rows; LightGBM gain share):")
+    for rank, item in enumerate(importance, start=1):
+        gain = item.get("gain_share")
+        share = f"; gain {gain:.1%}" if isinstance(gain, int | float) else ""
+        _say(console, f"  {rank}. {item['feature']}: {_fmt(item.get('permutation'))}{share}")
+
+
+def _show_next(console: Console, result: TrainResult) -> None:
+    """Where the EDA report is (in the registry and in the app) and the commands to use the version."""
+    _say(console, f"EDA report: {result.report_uri}")
+    _say(console, "  in the app: /eda/report.html, e.g. http://127.0.0.1:8000/eda/report.html")
+    _say(console, "next: [bold]adaptml serve --config CONFIG[/] (web app and API) or")
+    _say(console, "      [bold]adaptml predict CONFIG INPUT.csv[/] (score a CSV without a server)")
+
+
 def show_result(console: Console | None, result: TrainResult) -> None:
-    """What cleaning did, the leaderboard, the fit rows, the version, the EDA report and any leakage suspects."""
+    """What cleaning and selection dropped, the leaderboard, the fit rows, the version, the top features, any leakage
+    suspects, the EDA report and the next commands."""
     console = console or Console()
     if result.up_to_date:
         _say(
@@ -182,6 +216,7 @@ def show_result(console: Console | None, result: TrainResult) -> None:
             f"published as version [bold]{result.version}[/]; nothing was retrained",
         )
     _show_cleaning(console, result.cleaning)
+    _show_selection(console, result.selection)
     if console.is_terminal:
         console.print(_leaderboard_table(result, console.width))
     else:  # a pipe or a log file gets the whole table, not one squeezed into 80 columns
@@ -190,11 +225,12 @@ def show_result(console: Console | None, result: TrainResult) -> None:
     _show_fit(console, result)
     verb = "version" if result.up_to_date else "published version"
     _say(console, f"{verb}: [bold]{result.version}[/]")
-    _say(console, f"EDA report: {result.report_uri}")
+    _show_importance(console, result.importance)
     if not result.leakage:
         _say(console, "leakage check: no suspects")
     for suspect in result.leakage:
         columns = ", ".join(suspect.get("columns", []))
         _say(console, f"[bold yellow]leakage suspect:[/] {columns}: {suspect.get('evidence', '')}")
+    _show_next(console, result)
     if result.stage_seconds:
         _say(console, f"total {result.total_seconds:.1f}s")
