@@ -11,6 +11,8 @@ from rich.console import Console
 
 from adaptml.pipeline.display import show_result
 from adaptml.pipeline.result import TrainResult
+from adaptml.serving.batch import preview_table
+from adaptml.serving.tables import Cell, DisplayTable, Header
 
 MODELS = ["hist_gradient_boosting", "ensemble", "lightgbm", "random_forest", "xgboost", "ridge", "dummy"]
 
@@ -104,3 +106,43 @@ def test_selection_off_says_why_nothing_was_dropped_and_shows_no_importance() ->
     text = "\n".join(_render(_result(selection=selection)))
     assert "selection dropped no feature (selection.enabled is off (every feature is kept))" in text
     assert "top features" not in text
+
+
+def _prediction_preview() -> tuple[DisplayTable, list[str]]:
+    """Ten rows scored by every model of a binary classifier: prediction and two probabilities each, then inputs."""
+    headers, models = [], MODELS[:6]
+    for rank, model in enumerate(models, start=1):
+        headers.append(Header(f"{model}_prediction", model, f"#{rank} · {model}", model=True))
+        headers += [Header(f"{model}_p_{c}", f"P({c})", model, model=True) for c in ("<=50K", ">50K")]
+    inputs = ["age", "workclass", "education", "hours_per_week", "native_country"]
+    headers += [Header(name, name) for name in inputs]
+    row = []
+    for _ in models:
+        row += [Cell(">50K"), Cell("0.123457", "0.12345678", number=True), Cell("0.876543", "0.87654322", number=True)]
+    row += [Cell("39", number=True), Cell("State-gov"), Cell("Bachelors"), Cell("40", number=True), Cell("Cuba")]
+    return DisplayTable(headers, [row] * 10, 1234), models
+
+
+def test_predict_preview_at_80_columns_shows_the_best_models_predictions_whole() -> None:
+    shown, models = _prediction_preview()
+    table, left_out = preview_table(shown, models, 80)
+    console = Console(file=io.StringIO(), width=80, record=True, color_system=None)
+    console.print(table)
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert _whole_rows(lines)
+    text = "\n".join(lines)
+    assert "…" not in text and "first 10 of 1,234 rows" in text
+    assert all(model in text for model in models[:5]) and ">50K" in text  # by rank, as many as fit
+    assert "P(>50K)" not in text and "Bachelors" not in text
+    assert left_out == len(shown.headers) - len(table.columns) > 0
+
+
+def test_predict_preview_rounds_probabilities_to_4_significant_digits_when_wide() -> None:
+    shown, models = _prediction_preview()
+    table, left_out = preview_table(shown, models, 400)
+    console = Console(file=io.StringIO(), width=400, record=True, color_system=None)
+    console.print(table)
+    text = console.export_text()
+    assert left_out == 0 and "0.1235" in text and "0.8765" in text and "0.123457" not in text
+    assert "Bachelors" in text
