@@ -103,7 +103,7 @@ def _leaderboard_columns(result: TrainResult) -> dict[str, list[str]]:
     rows = result.leaderboard.to_dict(orient="records")
     metric = result.metric
 
-    def cv(row: dict[str, Any]) -> str:
+    def cv(row: dict[Any, Any]) -> str:
         mean, std = _fmt(row.get(f"cv_{metric}_mean")), _fmt(row.get(f"cv_{metric}_std"))
         return "-" if mean == "-" else f"{mean} ± {std}"
 

@@ -93,8 +93,10 @@ class Publish(Stage):
         published = {"version": version, "manifest_sha256": latest.manifest_sha256, "report_uri": str(report)}
         task = {"task": info.task, "metric": info.metric, "higher_is_better": info.higher_is_better}
         record = {**published, **task, "leaderboard": records, "leakage": eda["leakage"], "cleaning": cleaning}
-        why = {"selection": {**extra["selection"], "method": reports["selection"]["method"]}}
-        why["importance"] = _top_features(reports["selection"])
+        why = {
+            "selection": {**extra["selection"], "method": reports["selection"]["method"]},
+            "importance": _top_features(reports["selection"]),
+        }
         self.output()["published"].dump({**record, **outcome, **why})
 
     @staticmethod

@@ -72,7 +72,8 @@ def preview_table(shown: DisplayTable, models: Sequence[str], width: int) -> tup
         key=lambda i: 0 if shown.headers[i].label in names else 1 if shown.headers[i].model else 2,
     )
     table = Table(title=f"first {len(shown.rows)} of {shown.total_rows:,} rows" if shown.truncated else None)
-    chosen, used = [], 1
+    chosen: list[tuple[int, list[str]]] = []
+    used = 1
     for index in order:
         header = _header(shown.headers[index], names)
         cells = [_compact(row[index]) for row in shown.rows]
