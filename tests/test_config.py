@@ -64,6 +64,28 @@ def test_invalid_configs_name_key_and_file(tmp_path, text, message):
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (VALID.replace("target: y", "taget: y"), "unknown key 'data.taget' (did you mean 'target'?)"),
+        (VALID + "modles: [ridge]\n", "unknown key 'modles' (did you mean 'models'?)"),
+        (VALID + "split: {tset_size: 0.3}\n", "unknown key 'split.tset_size' (did you mean 'test_size'?)"),
+        (VALID + "serving: {poll_second: 3}\n", "unknown key 'serving.poll_second' (did you mean 'poll_seconds'?)"),
+        (VALID + "time_budget: 5\n", "unknown key 'time_budget' (did you mean 'time_budget_seconds'?)"),
+    ],
+)
+def test_misspelt_keys_suggest_the_closest_valid_key_at_every_level(tmp_path, text, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert message in str(info.value)
+
+
+def test_unknown_key_far_from_any_valid_key_suggests_nothing(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, VALID + "colour: red\n"))
+    assert "did you mean" not in str(info.value)
+
+
 def test_metric_must_fit_task(tmp_path):
     text = VALID.replace("target: y", "target: y, task: regression") + "metric: roc_auc\n"
     with pytest.raises(ConfigError, match="does not fit task 'regression'"):
@@ -82,3 +104,12 @@ def test_model_names_come_from_the_zoo(tmp_path):
     assert cfg.models == MODEL_NAMES
     with pytest.raises(ConfigError, match=f"choose from {', '.join(MODEL_NAMES)}"):
         load_config(write(tmp_path, VALID + "models: [deep_net]\n"))
+
+
+def test_unknown_target_lists_the_closest_column_names_first():
+    from adaptml.training.task import missing_target_message
+
+    columns = ["row_id", "city", "stars", "rooms", "price_in_cents", "price", "a", "b", "c", "d"]
+    message = missing_target_message("pirce", columns)
+    assert message.startswith("target column 'pirce' is not in the dataset")
+    assert "closest columns first: price, price_in_cents, " in message and "(10 in all)" in message

@@ -5,6 +5,7 @@ Unknown keys, wrong types and missing required keys are errors that name the key
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ __all__ = [
     "ServingConfig",
     "SplitConfig",
     "TuningConfig",
+    "did_you_mean",
     "load_config",
     "parse_config",
 ]
@@ -148,12 +150,33 @@ class Config(_Strict):
         return self.model_dump(mode="json")
 
 
+def _keys_at(path: tuple[Any, ...]) -> list[str]:
+    """The valid keys of the section at ``path`` (``()`` is the top level); none when it is not a section."""
+    model: type[BaseModel] = Config
+    for part in path:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the closest of ``choices`` to a misspelt ``word``, or nothing."""
+    close = get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _format_error(error: ValidationError, source: str) -> str:
-    first = error.errors()[0]
+    # a misspelt required key is both unknown and missing: the unknown key, with its correction, says more
+    errors = error.errors()
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     key = ".".join(str(part) for part in first["loc"]) or "(top level)"
     kind = first["type"]
     if kind == "extra_forbidden":
-        return f"{source}: unknown key '{key}'"
+        *section, word = first["loc"]
+        return f"{source}: unknown key '{key}'{did_you_mean(str(word), _keys_at(tuple(section)))}"
     if kind == "missing":
         return f"{source}: missing required key '{key}'"
     message = first["msg"].removeprefix("Value error, ")

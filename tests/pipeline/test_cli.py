@@ -25,7 +25,7 @@ def _invoke(path: Path) -> tuple[int, str, str]:
 def test_train_command_shows_leaderboard_version_report_and_leakage(
     storage: Storage, make_config: ConfigFactory, raw_frame: pd.DataFrame, tmp_path: Path
 ) -> None:
-    cfg = make_config(models=["ridge", "lightgbm"])
+    cfg = make_config(models=["ridge", "lightgbm"], selection={"enabled": True})
     upload_csv(storage, cfg.data.uri, raw_frame.assign(price_in_cents=raw_frame["price"] * 100))  # a planted leak
     path = write_yaml(tmp_path / "config.yaml", cfg)
 
@@ -37,6 +37,9 @@ def test_train_command_shows_leaderboard_version_report_and_leakage(
     assert f"EDA report: s3://{cfg.registry[5:]}/demo/versions/{version}/eda/report.html" in out
     assert "leakage suspect:" in out and "price_in_cents" in out
     assert "cleaning Column dropped: row_id: ID-like" in out
+    assert "selection dropped " in out  # some features, or none and why
+    assert "top features (permutation importance" in out and "  1. " in out
+    assert "adaptml serve --config CONFIG" in out and "adaptml predict CONFIG INPUT.csv" in out
     rows = Registry(cfg.registry, cfg.project, storage=storage).load().manifest["fit_rows"]
     assert f"published models fitted on {rows:,} rows (refit on every row after ranking)" in out
 

@@ -84,37 +84,69 @@ class LiveProgress:
         return table
 
 
+_COST_COLUMNS = ("fit_seconds", "predict_ms_per_1000", "pickle_bytes")
+_CELL_PADDING = 3  # a column's two spaces of padding and its border
+
+
 def _fmt(value: Any) -> str:
+    """A number in at most 4 significant digits (thousands grouped, never exponent notation); ``-`` for none."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     return str(value)
 
 
-def _leaderboard_table(result: TrainResult) -> Table:
-    board = result.leaderboard
+def _leaderboard_columns(result: TrainResult) -> dict[str, list[str]]:
+    """Every column the leaderboard can show, header -> cells, the ones that matter at 80 columns first: model,
+    primary metric, CV mean ± std and fit time; then the other test metrics, predict time and size."""
+    rows = result.leaderboard.to_dict(orient="records")
     metric = result.metric
-    others = [c for c in board.columns if c not in ("rank", "model", metric) and not c.startswith("cv_")]
-    metrics = [c for c in others if c not in ("fit_seconds", "predict_ms_per_1000", "pickle_bytes")][:4]
+
+    def cv(row: dict[Any, Any]) -> str:
+        mean, std = _fmt(row.get(f"cv_{metric}_mean")), _fmt(row.get(f"cv_{metric}_std"))
+        return "-" if mean == "-" else f"{mean} ± {std}"
+
+    others = [c for c in result.leaderboard.columns if c not in ("rank", "model", metric, *_COST_COLUMNS)]
+    columns = {
+        "#": [str(row["rank"]) for row in rows],
+        "model": [str(row["model"]) for row in rows],
+        metric: [_fmt(row.get(metric)) for row in rows],
+        "cv mean ± std": [cv(row) for row in rows],
+        "fit s": [_fmt(row.get("fit_seconds")) for row in rows],
+    }
+    columns |= {name: [_fmt(row.get(name)) for row in rows] for name in others if not name.startswith("cv_")}
+    columns["predict ms/1k"] = [_fmt(row.get("predict_ms_per_1000")) for row in rows]
+    columns["size MB"] = [_fmt((row.get("pickle_bytes") or 0) / 1e6) for row in rows]
+    return columns
+
+
+def _fitting(columns: dict[str, list[str]], width: int, essential: int = 5) -> dict[str, list[str]]:
+    """The first ``essential`` columns, then each further one while the table still fits in ``width``."""
+    chosen: dict[str, list[str]] = {}
+    used = 1
+    for index, (header, cells) in enumerate(columns.items()):
+        need = max(len(text) for text in [*cells, *header.split()]) + _CELL_PADDING
+        if index < essential or used + need <= width:
+            chosen[header] = cells
+            used += need
+    return chosen
+
+
+def _leaderboard_table(result: TrainResult, width: int) -> Table:
+    """The leaderboard with the columns that fit in ``width``; a cell is never cut short (headers may wrap)."""
     arrow = "higher is better" if result.higher_is_better else "lower is better"
-    table = Table(title=f"leaderboard ({metric}, {arrow}; test split)", title_justify="left")
-    for name in ["rank", "model", metric, *metrics, f"cv {metric}", "fit s", "predict ms/1k", "size MB"]:
-        table.add_column(name, justify="left" if name == "model" else "right")
-    for row in board.to_dict(orient="records"):
-        mean, std = row.get(f"cv_{metric}_mean"), row.get(f"cv_{metric}_std")
-        cv = "-" if _fmt(mean) == "-" else f"{_fmt(mean)} ± {_fmt(std)}"
-        size = row.get("pickle_bytes") or 0
-        table.add_row(
-            str(row["rank"]),
-            str(row["model"]),
-            _fmt(row.get(metric)),
-            *[_fmt(row.get(m)) for m in metrics],
-            cv,
-            _fmt(row.get("fit_seconds")),
-            _fmt(row.get("predict_ms_per_1000")),
-            f"{size / 1e6:.1f}",
+    table = Table(title=f"leaderboard ({result.metric}, {arrow}; test split)", title_justify="left")
+    chosen = _fitting(_leaderboard_columns(result), width)
+    for header, cells in chosen.items():
+        table.add_column(
+            header,
+            justify="left" if header == "model" else "right",
+            overflow="fold",
+            min_width=max(len(cell) for cell in cells) if cells else None,
         )
+    for row in zip(*chosen.values(), strict=True):
+        table.add_row(*row)
     return table
 
 
@@ -140,8 +172,42 @@ def _show_fit(console: Console, result: TrainResult) -> None:
         _say(console, f"time budget {budget:g}s, {result.time_budget.get('elapsed_at_publish', 0):.1f}s at publish")
 
 
+def _show_selection(console: Console, selection: dict[str, Any]) -> None:
+    """The features selection dropped (or why it kept them all)."""
+    if not selection:
+        return
+    dropped, kept = list(selection.get("dropped") or []), list(selection.get("kept") or [])
+    if dropped:
+        total = len(dropped) + len(kept)
+        _say(console, f"[dim]selection[/] dropped {len(dropped)} of {total} features: {', '.join(dropped)}")
+    else:
+        method = str(selection.get("method", ""))
+        why = method.removeprefix("none: ") if method.startswith("none: ") else "no feature lowered the score"
+        _say(console, f"[dim]selection[/] dropped no feature ({why})")
+
+
+def _show_importance(console: Console, importance: list[dict[str, Any]]) -> None:
+    """The strongest features by selection's permutation importance, with their LightGBM gain share."""
+    if not importance:
+        return
+    _say(console, "top features (permutation importance on held-out rows; LightGBM gain share):")
+    for rank, item in enumerate(importance, start=1):
+        gain = item.get("gain_share")
+        share = f"; gain {gain:.1%}" if isinstance(gain, int | float) else ""
+        _say(console, f"  {rank}. {item['feature']}: {_fmt(item.get('permutation'))}{share}")
+
+
+def _show_next(console: Console, result: TrainResult) -> None:
+    """Where the EDA report is (in the registry and in the app) and the commands to use the version."""
+    _say(console, f"EDA report: {result.report_uri}")
+    _say(console, "  in the app: /eda/report.html, e.g. http://127.0.0.1:8000/eda/report.html")
+    _say(console, "next: [bold]adaptml serve --config CONFIG[/] (web app and API) or")
+    _say(console, "      [bold]adaptml predict CONFIG INPUT.csv[/] (score a CSV without a server)")
+
+
 def show_result(console: Console | None, result: TrainResult) -> None:
-    """What cleaning did, the leaderboard, the fit rows, the version, the EDA report and any leakage suspects."""
+    """What cleaning and selection dropped, the leaderboard, the fit rows, the version, the top features, any leakage
+    suspects, the EDA report and the next commands."""
     console = console or Console()
     if result.up_to_date:
         _say(
@@ -150,19 +216,21 @@ def show_result(console: Console | None, result: TrainResult) -> None:
             f"published as version [bold]{result.version}[/]; nothing was retrained",
         )
     _show_cleaning(console, result.cleaning)
-    table = _leaderboard_table(result)
+    _show_selection(console, result.selection)
     if console.is_terminal:
-        console.print(table)
+        console.print(_leaderboard_table(result, console.width))
     else:  # a pipe or a log file gets the whole table, not one squeezed into 80 columns
-        Console(file=console.file, width=max(console.width, 160), no_color=console.no_color).print(table)
+        wide = max(console.width, 160)
+        Console(file=console.file, width=wide, no_color=console.no_color).print(_leaderboard_table(result, wide))
     _show_fit(console, result)
     verb = "version" if result.up_to_date else "published version"
     _say(console, f"{verb}: [bold]{result.version}[/]")
-    _say(console, f"EDA report: {result.report_uri}")
+    _show_importance(console, result.importance)
     if not result.leakage:
         _say(console, "leakage check: no suspects")
     for suspect in result.leakage:
         columns = ", ".join(suspect.get("columns", []))
         _say(console, f"[bold yellow]leakage suspect:[/] {columns}: {suspect.get('evidence', '')}")
+    _show_next(console, result)
     if result.stage_seconds:
         _say(console, f"total {result.total_seconds:.1f}s")

@@ -23,13 +23,23 @@ from adaptml.training.packaging import GATE_FILE, gate_csv
 
 __all__ = ["Publish"]
 
+TOP_FEATURES = 5
+
+
+def _top_features(selection: dict[str, Any]) -> list[dict[str, Any]]:
+    """The strongest features by selection's permutation importance, with their LightGBM gain share (the run
+    record's summary; the whole ranking is in the version's diagnostics.json). None when selection did not run."""
+    importance, gain = selection.get("importance") or {}, selection.get("gain_share") or {}
+    ranked = sorted(importance, key=lambda name: -float(importance[name]))[:TOP_FEATURES]
+    return [{"feature": name, "permutation": importance[name], "gain_share": gain.get(name)} for name in ranked]
+
 
 class Publish(Stage):
     """Publish the version to the registry (files, manifest, then LATEST) and record the run's outcome.
 
-    The record (version, leaderboard, task, metric, leakage suspects, cleaning, fit rows, skipped models, report
-    address) is all the runner reports, so it never re-reads other stages' files; its existence marks the run as
-    published.
+    The record (version, leaderboard, task, metric, leakage suspects, cleaning, selection's kept and dropped features
+    with the top features by importance, fit rows, skipped models, report address) is all the runner reports, so
+    it never re-reads other stages' files; its existence marks the run as published.
     """
 
     stage = "publish"
@@ -83,7 +93,11 @@ class Publish(Stage):
         published = {"version": version, "manifest_sha256": latest.manifest_sha256, "report_uri": str(report)}
         task = {"task": info.task, "metric": info.metric, "higher_is_better": info.higher_is_better}
         record = {**published, **task, "leaderboard": records, "leakage": eda["leakage"], "cleaning": cleaning}
-        self.output()["published"].dump({**record, **outcome})
+        why = {
+            "selection": {**extra["selection"], "method": reports["selection"]["method"]},
+            "importance": _top_features(reports["selection"]),
+        }
+        self.output()["published"].dump({**record, **outcome, **why})
 
     @staticmethod
     def _model_bytes(inputs: dict[str, Any], name: str, refit: bool) -> bytes:

@@ -14,7 +14,8 @@ __all__ = ["TrainResult"]
 class TrainResult:
     """What a run produced: the ranked leaderboard, the published version and where its EDA report is; what cleaning
     did; how many rows the published models were fitted on (``fit_rows``; ``refit`` or ``refit_reason`` why not);
-    the models the time budget skipped, with why."""
+    the models the time budget skipped, with why; what feature selection kept and dropped (``selection``) and the
+    strongest features by its permutation importance (``importance``, empty when selection did not run)."""
 
     run_id: str
     version: str
@@ -31,6 +32,8 @@ class TrainResult:
     refit_reason: str = ""
     skipped: dict[str, str] = field(default_factory=dict)
     time_budget: dict[str, Any] = field(default_factory=dict)
+    selection: dict[str, Any] = field(default_factory=dict)
+    importance: list[dict[str, Any]] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
 
@@ -55,6 +58,8 @@ class TrainResult:
             refit_reason=str(published.get("refit_reason", "")),
             skipped=dict(published.get("skipped") or {}),
             time_budget=dict(published.get("time_budget") or {}),
+            selection=dict(published.get("selection") or {}),
+            importance=list(published.get("importance") or []),
             stage_seconds=dict(seconds),
             total_seconds=total,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -15,9 +16,9 @@ from adaptml.serving.parsing import parse_csv
 from adaptml.serving.predict import PredictionResult, predict_all
 from adaptml.serving.settings import Environment
 from adaptml.serving.store import ModelStore
-from adaptml.serving.tables import display_table, results_frame, to_safe_csv
+from adaptml.serving.tables import Cell, DisplayTable, Header, display_table, results_frame, to_safe_csv
 
-__all__ = ["predict_command", "predict_file"]
+__all__ = ["predict_command", "predict_file", "preview_table"]
 
 PREVIEW_ROWS = 10
 
@@ -44,14 +45,54 @@ def predict_file(
             engine.close()
 
 
-def _preview(result: PredictionResult) -> Table:
-    shown = display_table(result, PREVIEW_ROWS)
+def _compact(cell: Cell) -> str:
+    """A cell as the terminal shows it: floats in 4 significant digits (the CSV written with -o keeps them all)."""
+    if cell.error:
+        return f"error: {cell.title}"
+    if cell.number and cell.title:
+        try:
+            value = float(cell.title)
+        except ValueError:
+            return cell.text
+        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+    return cell.text
+
+
+def _header(header: Header, models: set[str]) -> str:
+    """A model's prediction column is headed by the model; a probability column by its model and class."""
+    return header.label if not header.model or header.label in models else f"{header.detail} {header.label}"
+
+
+def preview_table(shown: DisplayTable, models: Sequence[str], width: int) -> tuple[Table, int]:
+    """The preview in ``width`` columns: each model's prediction first, then class probabilities, then the inputs,
+    each while the table still fits (the first always); no cell is cut short. Returns it and the columns left out."""
+    names = set(models)
+    order = sorted(
+        range(len(shown.headers)),
+        key=lambda i: 0 if shown.headers[i].label in names else 1 if shown.headers[i].model else 2,
+    )
     table = Table(title=f"first {len(shown.rows)} of {shown.total_rows:,} rows" if shown.truncated else None)
-    for header in shown.headers:
-        table.add_column(header.label, justify="left", style="bold" if header.model else None)
-    for row in shown.rows:
-        table.add_row(*(f"error: {cell.title}" if cell.error else cell.text for cell in row))
-    return table
+    chosen: list[tuple[int, list[str]]] = []
+    used = 1
+    for index in order:
+        header = _header(shown.headers[index], names)
+        cells = [_compact(row[index]) for row in shown.rows]
+        need = max(len(text) for text in [*cells, *header.split()]) + 3  # padding and border
+        if not chosen or used + need <= width:
+            chosen.append((index, cells))
+            used += need
+            table.add_column(header, style="bold" if shown.headers[index].model else None, overflow="fold")
+    for row in zip(*(cells for _, cells in chosen), strict=True):
+        table.add_row(*row)
+    return table, len(shown.headers) - len(chosen)
+
+
+def _show_preview(console: Console, result: PredictionResult) -> None:
+    shown = display_table(result, PREVIEW_ROWS)
+    table, left_out = preview_table(shown, [info.name for info in result.models], console.width)
+    console.print(table)
+    if left_out:
+        console.print(f"{left_out} more column(s) not shown at this width; -o FILE writes them all", highlight=False)
 
 
 def predict_command(
@@ -75,7 +116,7 @@ def predict_command(
     if result.extra_columns:
         console.print(f"ignored extra columns: {', '.join(result.extra_columns)}", highlight=False)
     if output is None:
-        console.print(_preview(result))
+        _show_preview(console, result)
         return
     try:
         output.write_bytes(to_safe_csv(results_frame(result)))

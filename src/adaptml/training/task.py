@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,7 @@ __all__ = [
     "MAX_INTEGER_CLASSES",
     "TaskInfo",
     "detect_task",
+    "missing_target_message",
     "resolve_task",
     "target_labels",
 ]
@@ -60,6 +63,17 @@ class TaskInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TaskInfo:
         return cls(data["task"], data["metric"], bool(data["higher_is_better"]), tuple(data.get("classes", ())))
+
+
+def missing_target_message(target: str, columns: Sequence[str], shown: int = 8) -> str:
+    """Why ``target`` cannot be used, listing the dataset's columns closest to it first (a typo's fix leads)."""
+
+    def closeness(column: str) -> float:
+        return SequenceMatcher(None, target.lower(), column.lower()).ratio()
+
+    ranked = sorted(columns, key=lambda column: -closeness(column))  # stable: ties keep the file's order
+    listed = ", ".join(ranked[:shown]) + (f", ... ({len(ranked)} in all)" if len(ranked) > shown else "")
+    return f"target column '{target}' is not in the dataset (closest columns first: {listed})"
 
 
 def detect_task(target: pd.Series, configured: str = "auto") -> str:
