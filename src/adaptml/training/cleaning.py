@@ -18,6 +18,7 @@ import pandas as pd
 
 from adaptml.errors import DataError
 from adaptml.schema import MISSING_MARKERS, ColumnSpec, coerce_column, infer_column, infer_schema
+from adaptml.training.task import missing_target_message
 
 __all__ = ["MIN_ROWS", "CleaningReport", "clean"]
 
@@ -129,8 +130,7 @@ def _check_shape(frame: pd.DataFrame, target: str, drop: tuple[str, ...] | list[
         raise DataError("the dataset has no rows")
     columns = [str(c) for c in frame.columns]
     if target not in columns:
-        shown = ", ".join(columns[:8]) + (", ..." if len(columns) > 8 else "")
-        raise DataError(f"target column '{target}' is not in the dataset (columns: {shown})")
+        raise DataError(missing_target_message(target, columns))
     unknown = [name for name in drop if name not in columns]
     if unknown:
         raise DataError(f"data.drop names column '{unknown[0]}', which is not in the dataset")
