@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from adaptml.eda import figures, plots
+import adaptml.eda.figures as figures
+import adaptml.eda.plots as plots
 from adaptml.eda.alerts import THRESHOLDS, collect_alerts
 from adaptml.eda.association import association_matrix, high_pairs, target_association
 from adaptml.eda.cleaning import cleaning_lines

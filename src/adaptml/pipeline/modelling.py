@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from adaptml.pipeline import workspace as layout
+import adaptml.pipeline.workspace as layout
 from adaptml.pipeline.context import RunContext
 from adaptml.pipeline.plan import BASELINE, RunPlan, train_label
 from adaptml.pipeline.preparation import Clean, Select, Split

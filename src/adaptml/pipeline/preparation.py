@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import adaptml.pipeline.workspace as layout
 from adaptml.errors import DataError
-from adaptml.pipeline import workspace as layout
 from adaptml.pipeline.context import RunContext
 from adaptml.pipeline.stage import Stage, Targets, read_frame, read_problem
 from adaptml.registry import sha256_hex

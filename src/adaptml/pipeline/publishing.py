@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from adaptml.pipeline import workspace as layout
+import adaptml.pipeline.workspace as layout
 from adaptml.pipeline.context import RunContext
 from adaptml.pipeline.modelling import Evaluate, evaluated_tasks
 from adaptml.pipeline.preparation import Clean, Explore, Ingest, Select

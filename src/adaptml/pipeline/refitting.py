@@ -14,7 +14,7 @@ from typing import Any
 import luigi
 import pandas as pd
 
-from adaptml.pipeline import workspace as layout
+import adaptml.pipeline.workspace as layout
 from adaptml.pipeline.context import RunContext
 from adaptml.pipeline.modelling import Ensemble, Evaluate, Train, plan_of
 from adaptml.pipeline.plan import refit_label
