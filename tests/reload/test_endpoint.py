@@ -149,3 +149,19 @@ def test_refusals_answer_in_the_apis_json_error_shape(make_app, registry):
         response = client.post(URL, data=data, headers={**headers, "Accept": "text/html"})
         assert response.status_code == status and response.mimetype == "application/json"
         assert response.get_json() == {"error_code": code, "message": response.get_json()["message"], "status": status}
+
+
+def test_a_captured_notification_cannot_be_replayed(make_app, registry):
+    """The signature covers a timestamp: an old capture never verifies, a fresh one is accepted only once."""
+    client = make_app().test_client()
+    versions.publish(registry, "v2", 2)
+    body = _notice("v2")
+    stale = sign_body(SECRET, body, now=time.time() - 3600)
+    assert client.post(URL, data=body, headers={SIGNATURE_HEADER: stale}).status_code == 403
+    future = sign_body(SECRET, body, now=time.time() + 3600)
+    assert client.post(URL, data=body, headers={SIGNATURE_HEADER: future}).status_code == 403
+
+    fresh = sign_body(SECRET, body)
+    assert client.post(URL, data=body, headers={SIGNATURE_HEADER: fresh}).status_code == 202
+    replayed = client.post(URL, data=body, headers={SIGNATURE_HEADER: fresh})
+    assert replayed.status_code == 403 and "replayed" in replayed.get_json()["message"]

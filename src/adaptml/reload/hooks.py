@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import weakref
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -139,11 +141,15 @@ def create_blueprint(worker: ReloadWorker, secret: bytes | None) -> Blueprint:
     Refusals are adaptml errors, answered by the app's error handlers in the API's JSON error shape.
     """
     blueprint = Blueprint("reload", __name__)
+    accepted = _SeenSignatures()
 
     @blueprint.post(RELOAD_PATH)
     def reload() -> tuple[Response, int]:
         body = request.stream.read(MAX_NOTIFICATION_BYTES + 1)  # never buffer more than a notification can be
-        _authenticate(secret, body, request.headers.get(SIGNATURE_HEADER))
+        signature = request.headers.get(SIGNATURE_HEADER)
+        _authenticate(secret, body, signature)
+        if not accepted.first_time(str(signature)):  # within its time window a notification counts once
+            raise PermissionDenied(f"replayed {SIGNATURE_HEADER}: this notification was already accepted")
         notice = _notice(body)
         _announce(worker, notice)
         return jsonify(accepted=True, notified_version=notice.get("version"), pid=os.getpid(), **_serving(worker)), 202
@@ -153,6 +159,25 @@ def create_blueprint(worker: ReloadWorker, secret: bytes | None) -> Blueprint:
         return jsonify(this_process=worker.status(), processes=read_statuses(worker.runtime_dir)), 200
 
     return blueprint
+
+
+class _SeenSignatures:
+    """The signatures this process accepted lately (bounded): a captured notification replayed within its time
+    window is refused. Each signature names its timestamp, so one older than the window never verifies anyway."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def first_time(self, signature: str) -> bool:
+        with self._lock:
+            if signature in self._seen:
+                return False
+            self._seen[signature] = None
+            if len(self._seen) > self._capacity:
+                self._seen.popitem(last=False)
+            return True
 
 
 def _authenticate(secret: bytes | None, body: bytes, signature: str | None) -> None:

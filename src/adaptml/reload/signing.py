@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,16 +35,32 @@ _MIN_DISTINCT_CHARS = 8
 _PUBLISHED_DEFAULTS = frozenset({"compose-demo-reload-secret", "changeme", "secret", "password"})
 
 
-def sign_body(secret: bytes, body: bytes) -> str:
-    """The header value for ``body``: ``sha256=<hex HMAC-SHA256(secret, body)>``."""
-    return _SCHEME + hmac.new(secret, body, hashlib.sha256).hexdigest()
+MAX_AGE_SECONDS = 300  # a notification older (or further in the future) than this is a replay, refused
 
 
-def verify_signature(secret: bytes, body: bytes, header: str) -> bool:
-    """True when ``header`` is the signature of ``body`` under ``secret`` (constant-time comparison)."""
-    if not header.startswith(_SCHEME):
+def _mac(secret: bytes, stamp: int, body: bytes) -> str:
+    return hmac.new(secret, f"{stamp}.".encode("ascii") + body, hashlib.sha256).hexdigest()
+
+
+def sign_body(secret: bytes, body: bytes, *, now: float | None = None) -> str:
+    """The header value for ``body``: ``t=<unix seconds>,sha256=<hex HMAC-SHA256(secret, "<t>." + body)>``.
+
+    The signed timestamp bounds how long a captured notification can be replayed (``MAX_AGE_SECONDS``).
+    """
+    stamp = int(time.time() if now is None else now)
+    return f"t={stamp},{_SCHEME}{_mac(secret, stamp, body)}"
+
+
+def verify_signature(secret: bytes, body: bytes, header: str, *, now: float | None = None) -> bool:
+    """True when ``header`` signs ``body`` under ``secret`` with a timestamp within ``MAX_AGE_SECONDS`` of now."""
+    stamp_part, _, mac_part = header.strip().partition(",")
+    if not stamp_part.startswith("t=") or not mac_part.startswith(_SCHEME) or not stamp_part[2:].isdigit():
         return False
-    return hmac.compare_digest(header.strip().encode("ascii", "replace"), sign_body(secret, body).encode("ascii"))
+    stamp = int(stamp_part[2:])
+    if abs((time.time() if now is None else now) - stamp) > MAX_AGE_SECONDS:
+        return False
+    expected = _SCHEME + _mac(secret, stamp, body)
+    return hmac.compare_digest(mac_part.encode("ascii", "replace"), expected.encode("ascii"))
 
 
 def resolve_secret(
