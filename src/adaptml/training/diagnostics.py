@@ -117,8 +117,9 @@ def classification_figures(y: np.ndarray, proba: np.ndarray, classes: Sequence[A
     Binary: curves, calibration and threshold counts for the second class (the positive one). Multiclass: curves
     micro-averaged one-vs-rest and calibration of the top class's probability; the confusion matrix at the argmax.
     """
-    labels = np.asarray(classes, dtype=object)
-    truth = np.asarray(y, dtype=object)
+    # class labels as text: scikit-learn reads an object array of whole numbers (a 0/1 target) as "unknown"
+    labels = np.asarray([str(label) for label in classes])
+    truth = np.asarray([str(value) for value in y])
     predicted = labels[np.argmax(proba, axis=1)]
     matrix = skm.confusion_matrix(truth, predicted, labels=list(labels))
     figures: dict[str, Any] = {"confusion": matrix.tolist()}
@@ -177,7 +178,7 @@ def _metric_on_rows(y: np.ndarray, info: TaskInfo) -> Any:
         power = 2 if info.metric == "rmse" else 1
         return lambda out, d: float(np.mean(np.abs(out[d] - y[d]) ** power) ** (1 / power))
     if info.metric == "roc_auc" and len(info.classes) == 2:
-        positive = y == info.classes[1]
+        positive = np.asarray(y == info.classes[1], dtype=bool)
         return lambda out, d: _binary_auc(positive[d], out[d, 1])
     return lambda out, d: score(info.metric, info, y[d], out[d])
 
