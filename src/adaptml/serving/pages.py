@@ -80,10 +80,19 @@ def _results_page(result: PredictionResult) -> str:
 
 
 @blueprint.post("/predict")
-def predict_form() -> str:
+def predict_form() -> str | Response:
+    """Predict the form's record; a value that cannot be read re-renders the form with the user's input and why."""
     models = models_or_page()
     frame = parse_form(request.form, models.schema.names)
-    return _results_page(serving_state().predict(models, frame))
+    try:
+        result = serving_state().predict(models, frame)
+    except InputError as error:
+        submitted = {name: request.form.get(name, "") for name in models.schema.names}
+        page = render_template(
+            "index.html", fields=form_fields(models.schema, submitted), models=models, form_error=error.message
+        )
+        return make_response(page, error.status_code)
+    return _results_page(result)
 
 
 @blueprint.post("/upload")
