@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.serving.zoo_versions import ZooVersion, build_zoo_version
 
 from adaptml.serving.explain import MAX_EXPLAIN_ROWS, explain_model
-from tests.serving.zoo_versions import ZooVersion, build_zoo_version
 
 RECORD = {"size": 80.0, "rooms": 3, "city": "paris", "listed": "2024-03-01"}
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -83,12 +85,13 @@ def predict() -> Response:
     if _wants_csv():
         response = csv_response(result)
     else:
-        response = jsonify(with_explanations(result_payload(result), models, result) if explain else result_payload(result))
+        payload = result_payload(result)
+        response = jsonify(with_explanations(payload, models, result) if explain else payload)
     response.headers[VERSION_HEADER] = result.version
     return response
 
 
-def with_explanations(payload: dict, models: LoadedModels, result: PredictionResult) -> dict:
+def with_explanations(payload: dict[str, Any], models: LoadedModels, result: PredictionResult) -> dict[str, Any]:
     """The payload with each row's top feature contributions per model (``serving/explain.py``)."""
     per_model = {info.name: explain_model(info.name, models.models[info.name], result.inputs) for info in result.models}
     for index, row in enumerate(payload["rows"]):

@@ -73,7 +73,7 @@ def _bounds(spec: ColumnSpec) -> tuple[object, object]:
         low = pd.Timestamp(spec.min).to_datetime64() if spec.min else None
         high = pd.Timestamp(spec.max).to_datetime64() if spec.max else None
         return low, high
-    to_float = (lambda v: float(v) if v is not None and not isinstance(v, str) else None)  # noqa: E731
+    to_float = lambda v: float(v) if v is not None and not isinstance(v, str) else None  # noqa: E731
     return to_float(spec.min), to_float(spec.max)
 
 
@@ -102,9 +102,7 @@ def _column_warnings(spec: ColumnSpec, values: np.ndarray, limit: int) -> tuple[
             rows = np.flatnonzero(outside)
             count += len(rows)
             side = "below the training minimum" if below else "above the training maximum"
-            found += [
-                (int(r), OUT_OF_RANGE, f"{_shown(values[r])} is {side} {_shown(bound)}") for r in rows[:limit]
-            ]
+            found += [(int(r), OUT_OF_RANGE, f"{_shown(values[r])} is {side} {_shown(bound)}") for r in rows[:limit]]
     return [InputWarning(r + 1, spec.name, kind, f"column '{spec.name}': {text}") for r, kind, text in found], count
 
 
