@@ -253,3 +253,12 @@ def test_a_form_error_keeps_what_the_user_typed(client, published):
     assert 'name="size" type="number" value="not a number"' in html
     assert 'name="rooms" type="number" value="4"' in html
     assert '<option value="nice" selected>' in html
+
+
+def test_a_single_record_result_explains_each_model(client, published):
+    html = client.post("/predict", data=RECORD).get_data(as_text=True)
+    (ridge,) = re.findall(r"<strong>ridge</strong>.*?</article>", html, flags=re.S)
+    assert 'data-testid="explanation"' in ridge and "<meter" in ridge
+    assert "Why: not available for random_forest." in html
+    labels = re.findall(r'<span class="prob-label">(\w+)</span>', ridge.split('data-testid="explanation"')[1])
+    assert set(labels) <= set(RECORD), labels
