@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from tests.serving.zoo_versions import build_zoo_version
 
+from adaptml.registry import LoadedVersion
 from adaptml.schema import ColumnSpec, Schema
+from adaptml.serving.compiled.derive import derive_fast_paths
+from adaptml.serving.json_input import Records
+from adaptml.serving.loaded import load_models
+from adaptml.serving.predict import predict_all
 from adaptml.serving.warnings import input_warnings
 
 RECORD = {"size": 80.0, "rooms": 3, "city": "paris", "listed": "2024-03-01"}
@@ -76,3 +82,20 @@ def test_input_warnings_is_pure_and_ordered_by_row_then_column():
 def test_a_category_list_cut_short_at_training_warns_of_nothing():
     schema = Schema("y", "regression", (ColumnSpec("b", "categorical", categories=("x",), n_unique=500),))
     assert not input_warnings(schema, {"b": np.array(["never-seen"], dtype=object)})
+
+
+def test_the_compiled_and_the_pickled_paths_report_the_same_warnings():
+    zoo = build_zoo_version("adult", rows=400)
+    version = LoadedVersion("zoo", "v1", dict(zoo.metadata), zoo.files)
+    fast, slow = derive_fast_paths(load_models(version)), load_models(version)
+    assert fast.fast_paths and any(path.enabled for path in fast.fast_paths.values())
+    records = zoo.holdout.iloc[:20].astype(object).where(zoo.holdout.iloc[:20].notna(), None)
+    records.loc[2, "age"] = 130
+    records.loc[5, "workclass"] = "Astronaut"
+    records.loc[7, "hours-per-week"] = None
+    rows = records.to_dict("records")
+    on_fast = predict_all(fast, Records(rows)).input_warnings
+    on_slow = predict_all(slow, records).input_warnings
+    assert on_fast == on_slow
+    found = {(w.row, w.column, w.kind) for w in on_fast.items}
+    assert {(3, "age", "out_of_range"), (6, "workclass", "unseen_category"), (8, "hours-per-week", "missing")} <= found
