@@ -73,8 +73,11 @@ def _bounds(spec: ColumnSpec) -> tuple[object, object]:
         low = pd.Timestamp(spec.min).to_datetime64() if spec.min else None
         high = pd.Timestamp(spec.max).to_datetime64() if spec.max else None
         return low, high
-    to_float = lambda v: float(v) if v is not None and not isinstance(v, str) else None  # noqa: E731
-    return to_float(spec.min), to_float(spec.max)
+    return _number(spec.min), _number(spec.max)
+
+
+def _number(value: float | str | None) -> float | None:
+    return float(value) if value is not None and not isinstance(value, str) else None
 
 
 def _column_warnings(spec: ColumnSpec, values: np.ndarray, limit: int) -> tuple[list[InputWarning], int]:
