@@ -262,3 +262,11 @@ def test_a_single_record_result_explains_each_model(client, published):
     assert "Why: not available for random_forest." in html
     labels = re.findall(r'<span class="prob-label">(\w+)</span>', ridge.split('data-testid="explanation"')[1])
     assert set(labels) <= set(RECORD), labels
+
+
+def test_the_stylesheet_script_and_icon_are_served(client, published):
+    """Static files come with an inline Content-Disposition, which the unsafe-name check must let through."""
+    assets = {"/static/style.css": "text/css", "/static/app.js": "javascript", "/static/favicon.svg": "svg"}
+    for path, kind in assets.items():
+        response = client.get(path)
+        assert response.status_code == 200 and kind in response.content_type and response.data, path
