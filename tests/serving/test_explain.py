@@ -63,3 +63,10 @@ def test_api_explain_adds_contributions_per_row_and_model(client, published):
 def test_api_explain_is_capped(client, published):
     response = client.post("/api/v1/predict?explain=true", json=[RECORD] * (MAX_EXPLAIN_ROWS + 1))
     assert response.status_code == 400 and str(MAX_EXPLAIN_ROWS) in response.get_json()["message"]
+
+
+def test_one_hot_and_linear_features_are_summed_back_to_input_columns(adult: ZooVersion):
+    explained = explain_model("ridge", adult.pipelines["ridge"], adult.holdout.iloc[:5], top=1000)
+    for row in explained:
+        assert row["method"].startswith("linear")
+        assert {c["column"] for c in row["contributions"]} <= set(adult.schema.names)

@@ -260,7 +260,7 @@ def test_a_single_record_result_explains_each_model(client, published):
     (ridge,) = re.findall(r"<strong>ridge</strong>.*?</article>", html, flags=re.S)
     assert 'data-testid="explanation"' in ridge and "<meter" in ridge
     assert "Why: not available for random_forest." in html
-    labels = re.findall(r'<span class="prob-label">(\w+)</span>', ridge.split('data-testid="explanation"')[1])
+    labels = re.findall(r'<span class="contrib-label">(\w+)</span>', ridge.split('data-testid="explanation"')[1])
     assert set(labels) <= set(RECORD), labels
 
 

@@ -39,23 +39,43 @@ def _slice_names(encoder: Any, width: int) -> list[str]:
     if indices is None:
         return []
     names = [f"feature_{index}" for index in range(width)]
-    for transformer, _, columns in getattr(encoder, "transformers_", ()):
+    for transformer, fitted, columns in getattr(encoder, "transformers_", ()):
         part = indices.get(transformer)
         if part is None or not isinstance(columns, list | tuple):
             continue
         span = range(part.start, min(part.stop, width))
-        one_each = len(span) == len(columns)
+        inner = _last_step_names(fitted, [str(c) for c in columns], len(span))
         for offset, index in enumerate(span):
-            names[index] = str(columns[offset] if one_each else columns[0] if len(columns) == 1 else transformer)
+            if inner is not None:
+                names[index] = inner[offset]
+            elif len(span) == len(columns):
+                names[index] = str(columns[offset])
+            else:
+                names[index] = str(columns[0]) if len(columns) == 1 else str(transformer)
     return names
+
+
+def _last_step_names(fitted: Any, columns: list[str], width: int) -> list[str] | None:
+    """A transformer's outputs named from its input columns: the whole sub-pipeline, else its last step (a one-hot
+    encoder behind a step without names: ``city_paris``); None when neither can."""
+    for step in (fitted, fitted[-1]) if hasattr(fitted, "steps") else (fitted,):
+        try:
+            names = [str(name) for name in step.get_feature_names_out(columns)]
+        except Exception:  # noqa: BLE001 - a step whose inputs are not the columns (or without names)
+            continue
+        if len(names) == width:
+            return names
+    return None
 
 
 def _input_column(feature: str, columns: list[str]) -> str:
     """The input column an encoded feature came from: ``one_hot__city_paris`` -> ``city``."""
-    rest = feature.split("__", 1)[1] if "__" in feature else feature
-    rest = rest.removeprefix("missingindicator_")
-    matches = [name for name in columns if rest == name or rest.startswith(f"{name}_")]
-    return max(matches, key=len) if matches else rest
+    unprefixed = feature.split("__", 1)[1] if "__" in feature else feature
+    for rest in (feature, unprefixed.removeprefix("missingindicator_")):
+        matches = [name for name in columns if rest == name or rest.startswith(f"{name}_")]
+        if matches:
+            return max(matches, key=len)
+    return unprefixed
 
 
 def _by_column(values: np.ndarray, features: list[str], columns: list[str], top: int) -> list[dict[str, Any]]:
