@@ -123,3 +123,16 @@ def test_the_pages_fit_a_phone_screen(browser, base_url, published, tmp_path):
         screenshot(page, tmp_path, "result-phone")
     finally:
         context.close()
+
+
+def test_a_value_beyond_the_training_range_submits_and_is_flagged_and_explained(page, base_url, published, tmp_path):
+    page.goto(base_url + "/")
+    page.fill("input[name=size]", "950")  # far above the observed maximum: the browser must not refuse it
+    assert page.locator("input[name=size]").evaluate("input => input.checkValidity()")
+    page.click("#record-form button[type=submit]")
+    page.wait_for_selector("#results-table")
+    note = page.get_by_test_id("input-warnings")
+    assert note.is_visible() and "950 is above the training maximum" in note.inner_text()
+    why = page.get_by_test_id("explanation").first
+    assert why.is_visible() and why.locator("meter").count() > 0
+    screenshot(page, tmp_path, "result-warned-explained")

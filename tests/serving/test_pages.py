@@ -29,12 +29,16 @@ def test_form_is_generated_from_the_schema_and_prefilled_with_the_example(client
     size = next(c for c in schema["columns"] if c["name"] == "size")
     example = schema["example"]
     assert (
-        f'name="size" type="number" value="{example["size"]:g}" min="{size["min"]!r}" max="{size["max"]!r}" step="any"'
+        f'name="size" type="number" value="{example["size"]:g}" data-seen-min="{size["min"]!r}" '
+        f'data-seen-max="{size["max"]!r}" placeholder="{size["min"]:.6g} to {size["max"]:.6g}" step="any"'
     ) in html
-    assert f'name="rooms" type="number" value="{example["rooms"]}" min="1" max="6" step="1"' in html
+    assert f'name="rooms" type="number" value="{example["rooms"]}" data-seen-min="1" data-seen-max="6"' in html
     assert re.search(
-        rf'name="listed" type="date" value="{example["listed"]}" min="2023-01-0\d" max="2024-1\d-\d\d"', html
+        rf'name="listed" type="date" value="{example["listed"]}" data-seen-min="2023-01-0\d" '
+        r'data-seen-max="2024-1\d-\d\d"',
+        html,
     )
+    assert not re.search(r'<input[^>]* (min|max)="', html), "the observed range must not bound the inputs"
     for city in ("paris", "lyon", "nice", "lille"):
         assert f'<option value="{city}"' in html
     assert f'<option value="{example["city"]}" selected>' in html
@@ -227,3 +231,42 @@ def test_the_baseline_ranks_on_the_leaderboard_but_is_not_offered_as_an_answer(
         assert 'data-key="dummy_prediction"' in html  # the table and its CSV still carry every model
     finally:
         app.extensions["adaptml"].store.close()
+
+
+def test_a_value_beyond_the_observed_range_is_accepted_and_scored_with_a_visible_warning(client, published):
+    page = client.get("/").get_data(as_text=True)
+    size_input = re.search(r'<input[^>]*name="size"[^>]*>', page)
+    assert size_input and " max=" not in size_input.group(0) and " min=" not in size_input.group(0)
+    record = {"size": "950", "rooms": "3", "city": "paris", "listed": "2024-03-01"}
+    response = client.post("/predict", data=record)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'data-testid="model-cards"' in html
+    assert 'data-testid="input-warnings"' in html
+    assert "row 1, column &#39;size&#39;: 950 is above the training maximum" in html
+
+
+def test_a_form_error_keeps_what_the_user_typed(client, published):
+    record = {"size": "not a number", "rooms": "4", "city": "nice", "listed": "2024-03-01"}
+    response = client.post("/predict", data=record)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and 'data-testid="form-error"' in html and "size" in html
+    assert 'name="size" type="number" value="not a number"' in html
+    assert 'name="rooms" type="number" value="4"' in html
+    assert '<option value="nice" selected>' in html
+
+
+def test_a_single_record_result_explains_each_model(client, published):
+    html = client.post("/predict", data=RECORD).get_data(as_text=True)
+    (ridge,) = re.findall(r"<strong>ridge</strong>.*?</article>", html, flags=re.S)
+    assert 'data-testid="explanation"' in ridge and "<meter" in ridge
+    assert "Why: not available for random_forest." in html
+    labels = re.findall(r'<span class="contrib-label">(\w+)</span>', ridge.split('data-testid="explanation"')[1])
+    assert set(labels) <= set(RECORD), labels
+
+
+def test_the_stylesheet_script_and_icon_are_served(client, published):
+    """Static files come with an inline Content-Disposition, which the unsafe-name check must let through."""
+    assets = {"/static/style.css": "text/css", "/static/app.js": "javascript", "/static/favicon.svg": "svg"}
+    for path, kind in assets.items():
+        response = client.get(path)
+        assert response.status_code == 200 and kind in response.content_type and response.data, path

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from adaptml.errors import InputError
+from adaptml.serving.explain import MAX_EXPLAIN_ROWS, explain_model
+from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.parsing import CSV, JSON, MULTIPART, Records, media_type, parse_body_input, parse_csv
 from adaptml.serving.predict import PredictionResult
 from adaptml.serving.state import VERSION_HEADER, serving_state
@@ -70,10 +74,29 @@ def predict() -> Response:
         )
         response.headers[VERSION_HEADER] = models.version
         return response
+    explain = request.args.get("explain", "").lower() in ("true", "1", "yes")
+    if explain and len(given) > MAX_EXPLAIN_ROWS:
+        raise InputError(
+            f"explain=true takes at most {MAX_EXPLAIN_ROWS} rows (explanations run the full pipelines); "
+            f"this request has {len(given)}",
+            details={"limit": "explain_rows", "explain_rows": MAX_EXPLAIN_ROWS},
+        )
     result = state.predict(models, given)
-    response = csv_response(result) if _wants_csv() else jsonify(result_payload(result))
+    if _wants_csv():
+        response = csv_response(result)
+    else:
+        payload = result_payload(result)
+        response = jsonify(with_explanations(payload, models, result) if explain else payload)
     response.headers[VERSION_HEADER] = result.version
     return response
+
+
+def with_explanations(payload: dict[str, Any], models: LoadedModels, result: PredictionResult) -> dict[str, Any]:
+    """The payload with each row's top feature contributions per model (``serving/explain.py``)."""
+    per_model = {info.name: explain_model(info.name, models.models[info.name], result.inputs) for info in result.models}
+    for index, row in enumerate(payload["rows"]):
+        row["explanations"] = {name: rows[index] for name, rows in per_model.items()}
+    return payload
 
 
 @blueprint.post("/invocations")

@@ -36,7 +36,8 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 FIRST_LOAD_WAIT_SECONDS = 10.0  # then the app starts not ready and the load goes on in the background
 FAST_PATH_WAIT_SECONDS = 120.0  # how long warming waits for a version's fast paths before shipping them
-SAFE_DISPOSITION = re.compile(r'attachment; filename="[\w.-]{1,250}"')  # no quote, semicolon or line break
+# no quote, semicolon or line break in the name; "inline; filename=style.css" is how werkzeug sends static files
+SAFE_DISPOSITION = re.compile(r'(attachment|inline); filename=("[\w.-]{1,250}"|[\w.-]{1,250})')
 PAGE_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"

@@ -1,4 +1,8 @@
-"""The single-record form, generated from the schema: one input per column, prefilled with the example."""
+"""The single-record form, generated from the schema: one input per column, prefilled with the example.
+
+The observed range of a number or date is shown as a hint, never enforced: a value outside it is scored with a
+warning (``serving/warnings.py``), since a real record may well lie beyond what training saw.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,13 @@ class FormField:
     options: tuple[str, ...] = ()
     nullable: bool = True
 
+    @property
+    def placeholder(self) -> str:
+        """The observed range as a hint in an empty input (the range bounds nothing: see ``hint``)."""
+        if self.min is None or self.max is None:
+            return ""
+        return f"{_shown(self.min)} to {_shown(self.max)}" if self.widget == "number" else ""
+
 
 def _number(value: float | str | None, integer: bool) -> str | None:
     if value is None or isinstance(value, str):
@@ -33,7 +44,7 @@ def _number(value: float | str | None, integer: bool) -> str | None:
 
 
 def _shown(value: str | None) -> str:
-    """A bound for the hint, to 6 significant digits (the input's min/max keep the exact value)."""
+    """A bound for the hint, to 6 significant digits (the input's data-seen-min/max keep the exact value)."""
     try:
         return f"{float(value):.6g}" if value is not None else ""
     except ValueError:

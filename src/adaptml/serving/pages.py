@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, g, make_response, render_template,
 
 from adaptml.errors import InputError
 from adaptml.serving.api import download_name
+from adaptml.serving.explain import explain_model
 from adaptml.serving.forms import form_fields
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.openapi import openapi_spec
@@ -64,7 +65,19 @@ def index() -> str:
     return render_template("index.html", fields=form_fields(models.schema), models=models)
 
 
-def _results_page(result: PredictionResult) -> str:
+def _explanations(models: LoadedModels, result: PredictionResult) -> dict[str, Any]:
+    """For a single record, each model's top contributions (the bars under its card), scaled to the largest."""
+    if result.row_count != 1:
+        return {}
+    explained = {}
+    for info in result.models:
+        (why,) = explain_model(info.name, models.models[info.name], result.inputs)
+        largest = max((abs(c["contribution"]) for c in why.get("contributions", ())), default=0.0)
+        explained[info.name] = {**why, "largest": largest or 1.0}
+    return explained
+
+
+def _results_page(result: PredictionResult, models: LoadedModels) -> str:
     state = serving_state()
     token = state.results.put(to_safe_csv(results_frame(result)))
     table = display_table(result, state.settings.serving.preview_rows)
@@ -73,6 +86,7 @@ def _results_page(result: PredictionResult) -> str:
         result=result,
         table=table,
         cards=[card for card in model_cards(result) if card.info.name != BASELINE],
+        explanations=_explanations(models, result),
         errors=error_summary(result),
         token=token,
         filename=download_name(result),
@@ -80,10 +94,19 @@ def _results_page(result: PredictionResult) -> str:
 
 
 @blueprint.post("/predict")
-def predict_form() -> str:
+def predict_form() -> str | Response:
+    """Predict the form's record; a value that cannot be read re-renders the form with the user's input and why."""
     models = models_or_page()
     frame = parse_form(request.form, models.schema.names)
-    return _results_page(serving_state().predict(models, frame))
+    try:
+        result = serving_state().predict(models, frame)
+    except InputError as error:
+        submitted = {name: request.form.get(name, "") for name in models.schema.names}
+        page = render_template(
+            "index.html", fields=form_fields(models.schema, submitted), models=models, form_error=error.message
+        )
+        return make_response(page, error.status_code)
+    return _results_page(result, models)
 
 
 @blueprint.post("/upload")
@@ -93,7 +116,7 @@ def upload() -> str:
     if file is None or not file.filename:
         raise InputError("choose a CSV file to upload")
     frame = parse_csv(file.read(), max_rows=serving_state().settings.serving.max_rows, source="the uploaded file")
-    return _results_page(serving_state().predict(models, frame))
+    return _results_page(serving_state().predict(models, frame), models)
 
 
 @blueprint.get("/template.csv")

@@ -25,6 +25,7 @@ from adaptml.serving.json_input import Records
 from adaptml.serving.loaded import LoadedModels, ModelInfo, model_input
 from adaptml.serving.sharing import shared_work
 from adaptml.serving.validation import check_columns_present, check_finite
+from adaptml.serving.warnings import InputWarnings, input_warnings
 
 __all__ = [
     "ENGINE_DASK",
@@ -69,6 +70,7 @@ class PredictionResult:
     engine: str = ENGINE_DIRECT
     warnings: tuple[str, ...] = ()
     extra_columns: tuple[str, ...] = ()
+    input_warnings: InputWarnings = InputWarnings()  # cells unlike the training data, scored all the same
 
     @cached_property
     def inputs(self) -> pd.DataFrame:
@@ -282,6 +284,7 @@ def predict_all(
     infos = models.infos if model_names is None else tuple(i for i in models.infos if i.name in model_names)
     names = [info.name for info in infos]
     prepared = prepare_input(models.schema, frame)
+    noted = input_warnings(models.schema, prepared.columns)  # once, whichever path scores the batch
     engine, warnings = ENGINE_DIRECT, []
     outputs: tuple[ModelOutput, ...] | None = None
     if dask is not None and prepared.rows > dask_threshold:
@@ -301,4 +304,5 @@ def predict_all(
         engine=engine,
         warnings=tuple(warnings),
         extra_columns=prepared.extras,
+        input_warnings=noted,
     )

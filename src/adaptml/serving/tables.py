@@ -31,6 +31,7 @@ __all__ = [
     "error_summary",
     "to_python",
     "to_safe_csv",
+    "warning_list",
 ]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -152,7 +153,8 @@ def result_payload(result: PredictionResult) -> dict[str, Any]:
         "engine": result.engine,
         "row_count": result.row_count,
         "error_count": result.error_count,
-        "warnings": list(result.warnings),
+        "warnings": warning_list(result),
+        "warnings_omitted": result.input_warnings.omitted,
         "extra_columns_ignored": list(result.extra_columns),
         "models": [
             {**info.to_dict(), "classes": [to_python(c) for c in output.classes] or None}
@@ -160,6 +162,12 @@ def result_payload(result: PredictionResult) -> dict[str, Any]:
         ],
         "rows": rows,
     }
+
+
+def warning_list(result: PredictionResult) -> list[dict[str, Any]]:
+    """The engine's notes (no row or column) first, then each input cell unlike the training data."""
+    engine = [{"row": None, "column": None, "kind": "engine", "message": text} for text in result.warnings]
+    return engine + [warning.to_dict() for warning in result.input_warnings.items]
 
 
 def _prediction_cells_json(output: ModelOutput) -> list[Any]:

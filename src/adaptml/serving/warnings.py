@@ -1,0 +1,126 @@
+"""Honest inputs: values unlike anything training saw are still scored, but each one is named (row and column).
+
+Three kinds, decided from the schema alone, once per request and before any model runs, so the compiled fast path,
+the pickled pipelines and the Dask engine all report the same warnings:
+
+- ``missing``: a null in a column that had no missing values in training;
+- ``unseen_category``: a level outside a column's complete list of training categories;
+- ``out_of_range``: a number or date below the training minimum or above the training maximum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from adaptml.schema import ColumnSpec, Schema
+from adaptml.serving.compiled.columns import Columns
+
+__all__ = ["MAX_WARNINGS", "InputWarning", "InputWarnings", "input_warnings"]
+
+MAX_WARNINGS = 100  # listed per request; the rest are only counted
+
+MISSING = "missing"
+UNSEEN = "unseen_category"
+OUT_OF_RANGE = "out_of_range"
+
+
+@dataclass(frozen=True)
+class InputWarning:
+    """One cell unlike the training data: its row (from 1), column, kind and a sentence for people."""
+
+    row: int
+    column: str
+    kind: str
+    message: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"row": self.row, "column": self.column, "kind": self.kind, "message": self.message}
+
+
+@dataclass(frozen=True)
+class InputWarnings:
+    """The first ``MAX_WARNINGS`` warnings of a batch, in row order, and how many there were in all."""
+
+    items: tuple[InputWarning, ...] = ()
+    total: int = 0
+
+    @property
+    def omitted(self) -> int:
+        return self.total - len(self.items)
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, np.datetime64 | pd.Timestamp):
+        return str(pd.Timestamp(value).date())
+    return str(value)
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def _bounds(spec: ColumnSpec) -> tuple[object, object]:
+    """The training range in the column's typed form (dates as datetime64), None where unknown."""
+    if spec.kind == "datetime":
+        low = pd.Timestamp(spec.min).to_datetime64() if spec.min else None
+        high = pd.Timestamp(spec.max).to_datetime64() if spec.max else None
+        return low, high
+    return _number(spec.min), _number(spec.max)
+
+
+def _number(value: float | str | None) -> float | None:
+    return float(value) if value is not None and not isinstance(value, str) else None
+
+
+def _column_warnings(spec: ColumnSpec, values: np.ndarray, limit: int) -> tuple[list[InputWarning], int]:
+    """This column's warnings (up to ``limit``) and their count."""
+    found: list[tuple[int, str, str]] = []
+    count = 0
+    absent = _missing(values)
+    if not spec.nullable:
+        rows = np.flatnonzero(absent)
+        count += len(rows)
+        found += [(int(r), MISSING, "missing, though training had no missing values here") for r in rows[:limit]]
+    present = ~absent
+    if spec.kind == "categorical" and spec.categories and spec.n_unique <= len(spec.categories):
+        known = np.asarray(pd.Index(list(spec.categories), dtype=object).get_indexer(pd.Index(values, dtype=object)))
+        rows = np.flatnonzero(present & (known < 0))
+        count += len(rows)
+        found += [(int(r), UNSEEN, f"{_shown(values[r])!r} is a category training never saw") for r in rows[:limit]]
+    elif spec.kind in ("numeric", "datetime"):
+        low, high = _bounds(spec)
+        for bound, below in ((low, True), (high, False)):
+            if bound is None:
+                continue
+            with np.errstate(invalid="ignore"):
+                outside = present & ((values < bound) if below else (values > bound))
+            rows = np.flatnonzero(outside)
+            count += len(rows)
+            side = "below the training minimum" if below else "above the training maximum"
+            found += [(int(r), OUT_OF_RANGE, f"{_shown(values[r])} is {side} {_shown(bound)}") for r in rows[:limit]]
+    return [InputWarning(r + 1, spec.name, kind, f"column '{spec.name}': {text}") for r, kind, text in found], count
+
+
+def input_warnings(schema: Schema, columns: Columns, *, limit: int = MAX_WARNINGS) -> InputWarnings:
+    """Every cell of the typed columns that training never saw the like of: the first ``limit`` (by row, then
+    column order) and the total. Pure: reads the columns, never changes them."""
+    items: list[InputWarning] = []
+    total = 0
+    for spec in schema.columns:
+        values = columns.get(spec.name)
+        if values is None:
+            continue
+        found, count = _column_warnings(spec, values, limit)
+        items += found
+        total += count
+    order = {name: index for index, name in enumerate(schema.names)}
+    items.sort(key=lambda w: (w.row, order[w.column]))
+    return InputWarnings(tuple(items[:limit]), total)
