@@ -116,7 +116,7 @@ def test_a_dead_scheduler_falls_back_to_direct_prediction_and_says_so(
         fallback = _batch(client, regression).get_json()
         print(f"first batch after the scheduler died answered directly in {time.perf_counter() - started:.1f} s")
         assert fallback["engine"] == "direct" and fallback["error_count"] == on_dask["error_count"]
-        assert "Dask cluster is unavailable" in fallback["warnings"][0]
+        assert "Dask cluster is unavailable" in fallback["warnings"][0]["message"]
         assert fallback["rows"] == on_dask["rows"], "the same predictions, computed directly"
         page = _batch(client, regression, "/upload").get_data(as_text=True)
         assert '<strong data-testid="engine">directly</strong>' in page
