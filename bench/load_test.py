@@ -169,20 +169,30 @@ def write_config(path: Path, registry: str, *, project: str = PROJECT, **serving
 
 @contextmanager
 def gunicorn(
-    config: Path, *, keys: Keys, workers: int, threads: int, workdir: Path, ready_timeout: float = 180
+    config: Path,
+    *,
+    keys: Keys | None = None,
+    workers: int,
+    threads: int,
+    workdir: Path,
+    ready_timeout: float = 180,
 ) -> Iterator[Served]:
     """gunicorn serving ``adaptml.serving.wsgi:app`` on a free loopback port, until the block ends.
 
     The workers get only the public half of ``keys`` (as a deployment would) and refuse versions it did not sign.
+    Without ``keys`` (benches that publish unsigned versions) they accept unsigned versions, loudly.
     """
     from adaptml.s3server import free_port
-    from adaptml.signing import VERIFY_KEY_ENV, env_values
+    from adaptml.signing import INSECURE_ENV, VERIFY_KEY_ENV, env_values
 
     env = {k: v for k, v in os.environ.items() if k not in ("DASK_SCHEDULER_ADDRESS", "GUNICORN_CMD_ARGS")}
     env.update(ADAPTML_CONFIG=str(config), ADAPTML_RUNTIME_DIR=str(workdir / "runtime"))
     env.update(ADAPTML_RESULTS_DIR=str(workdir / "results"))
     env.pop("ADAPTML_SIGNING_KEY", None)
-    env[VERIFY_KEY_ENV] = env_values(keys)[VERIFY_KEY_ENV]
+    if keys is not None:
+        env[VERIFY_KEY_ENV] = env_values(keys)[VERIFY_KEY_ENV]
+    else:
+        env[INSECURE_ENV] = "1"
     port = free_port()
     binary = Path(sys.executable).with_name("gunicorn")
     command = [str(binary), "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]

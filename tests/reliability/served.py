@@ -15,16 +15,19 @@ from tests.serving.conftest import PROJECT, build_bundle, make_settings
 
 from adaptml.registry import Registry
 from adaptml.serving import create_app
+from adaptml.signing import Keys
 from adaptml.storage import Storage
 
 __all__ = ["published", "served_app", "served_gunicorn"]
+
+KEYS = Keys.generate()  # versions are signed as `adaptml train` signs them; gunicorn gets the public half
 
 
 def published(s3_client: Any, bucket: str, *, task: str = "regression") -> Registry:
     """A registry in ``bucket`` (created) with version v1 of the tiny ``task`` bundle published."""
     storage = Storage(s3_client)
     storage.ensure_bucket(bucket)
-    registry = Registry(f"s3://{bucket}/registry", PROJECT, storage=storage)
+    registry = Registry(f"s3://{bucket}/registry", PROJECT, storage=storage, keys=KEYS)
     bundle = build_bundle(task)
     registry.publish("v1", bundle.files, bundle.metadata)
     return registry
@@ -47,5 +50,5 @@ def served_gunicorn(
 ) -> Iterator[Served]:
     """gunicorn on loopback serving ``registry`` (polling off, no Dask), until the block ends."""
     config = write_config(workdir / "config.yaml", str(registry.root), project=registry.project, **serving)
-    with gunicorn(config, workers=workers, threads=threads, workdir=workdir) as running:
+    with gunicorn(config, keys=KEYS, workers=workers, threads=threads, workdir=workdir) as running:
         yield running

@@ -24,6 +24,7 @@ from bench.load_test import Served, gunicorn, write_config
 from tests.serving.conftest import Bundle
 
 from adaptml.registry import Registry
+from adaptml.signing import Keys
 
 pytestmark = pytest.mark.slow
 
@@ -41,11 +42,12 @@ def served(s3_client: Any, regression: Bundle, tmp_path_factory: pytest.TempPath
 
     storage = Storage(s3_client)
     storage.ensure_bucket("big-stream")
-    registry = Registry("s3://big-stream/registry", "homes", storage=storage)
+    keys = Keys.generate()
+    registry = Registry("s3://big-stream/registry", "homes", storage=storage, keys=keys)
     registry.publish("v1", regression.files, regression.metadata)
     workdir = tmp_path_factory.mktemp("big-stream")
     config = write_config(workdir / "config.yaml", str(registry.root), project="homes", max_upload_mb=LIMIT_MB)
-    with gunicorn(config, workers=1, threads=2, workdir=workdir) as running:
+    with gunicorn(config, keys=keys, workers=1, threads=2, workdir=workdir) as running:
         yield running
 
 
