@@ -23,9 +23,10 @@ from typing import Any
 import pytest
 import requests
 from bench.load_test import Served, _wait_ready, write_config
-from tests.reliability.served import published
+from tests.reliability.served import KEYS, published
 
 from adaptml.s3server import free_port
+from adaptml.signing import VERIFY_KEY_ENV, env_values
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +43,7 @@ def served(s3_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     config = write_config(workdir / "config.yaml", str(registry.root), project=registry.project)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "ADAPTML_", "DASK_", "XDG_"))}
     env.update(ADAPTML_CONFIG=str(config), WEB_CONCURRENCY="2")
+    env[VERIFY_KEY_ENV] = env_values(KEYS)[VERIFY_KEY_ENV]  # the public half: the version is signed
     port = free_port()
     command = [str(Path(sys.executable).with_name("gunicorn")), "--config", "python:adaptml.serving.gunicorn_conf"]
     command += ["--bind", f"127.0.0.1:{port}", "adaptml.serving.wsgi:app"]
