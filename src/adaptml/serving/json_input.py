@@ -23,6 +23,7 @@ __all__ = [
     "Records",
     "check_rows",
     "check_unique_columns",
+    "encodable",
     "json_input",
     "parse_json",
     "parse_json_input",
@@ -160,7 +161,7 @@ def _build(make: Callable[[], pd.DataFrame], records: Callable[[], Iterable[Mapp
     except UnicodeEncodeError as error:
         for number, record in enumerate(records(), start=1):
             for name, value in record.items():
-                if not _encodable(str(name)):
+                if not encodable(str(name)):
                     raise InputError(
                         "a column name is not valid Unicode (it contains a lone surrogate escape)"
                     ) from error
@@ -175,12 +176,13 @@ def _bad_cell(value: Any) -> str | None:
     """Why a JSON value cannot be a cell: nested, or text that is not valid Unicode (a lone surrogate)."""
     if isinstance(value, dict | list):
         return f"expected a single value, got {_json_kind(value)}"
-    if isinstance(value, str) and not value.isascii() and not _encodable(value):
+    if isinstance(value, str) and not value.isascii() and not encodable(value):
         return "the text is not valid Unicode (it contains a lone surrogate escape)"
     return None
 
 
-def _encodable(text: str) -> bool:
+def encodable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (JSON can carry lone surrogate escapes, which UTF-8 cannot)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -191,7 +193,7 @@ def _encodable(text: str) -> bool:
 def _scalars_only(frame: pd.DataFrame) -> pd.DataFrame:
     """Reject nested objects, arrays and invalid text as cells, naming the first one's row and column."""
     for name in frame.columns:
-        if not _encodable(str(name)):
+        if not encodable(str(name)):
             raise InputError("a column name is not valid Unicode (it contains a lone surrogate escape)")
         if frame[name].dtype != object:
             continue

@@ -21,6 +21,7 @@ import numpy as np
 
 from adaptml.schema import ColumnSpec, Schema
 from adaptml.serving.compiled.columns import Columns
+from adaptml.serving.json_input import encodable
 
 __all__ = ["MAX_FAST_RECORDS", "FastRecords", "coerce_records"]
 
@@ -58,18 +59,10 @@ def _number(value: Any) -> float:
 def _text(value: Any, markers: frozenset[str]) -> Any:
     if value is None or (type(value) is float and value != value):  # noqa: E721
         return math.nan
-    if type(value) is not str or not (value.isascii() or _encodable(value)):
+    if type(value) is not str or not (value.isascii() or encodable(value)):
         raise _Unknown  # numbers in a text column are spelled by pandas' dtype; lone surrogates are refused there
     text = value.strip()
     return math.nan if text.lower() in markers else text
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _date(value: Any, markers: frozenset[str]) -> np.datetime64:
@@ -107,6 +100,6 @@ def coerce_records(schema: Schema, records: Sequence[Mapping[str, Any]]) -> Fast
     except _Unknown:
         return None
     keys = dict.fromkeys(key for record in records for key in record)
-    if not all(type(key) is str and (key.isascii() or _encodable(key)) for key in keys):  # noqa: E721
+    if not all(type(key) is str and (key.isascii() or encodable(key)) for key in keys):  # noqa: E721
         return None
     return FastRecords(columns, tuple(schema.extra_columns(keys)), len(records))
