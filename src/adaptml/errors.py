@@ -13,6 +13,7 @@ AdaptmlError                      500  base; ``str(err)`` is a one-line message 
 │   ├── IntegrityError            503  a file does not match its manifest (sha256, size, signature)
 │   └── RefusedVersion            503  the serving store refused the version LATEST names (it says why)
 ├── InputError                    400  a client's prediction input is wrong (names row and column)
+│   ├── BadCells                  400  several cells cannot be read: lists each (up to a cap) and counts them
 │   ├── UnsupportedMediaType      415
 │   └── PayloadTooLarge           413
 ├── Unauthenticated               401  a signed endpoint got no signature
@@ -27,6 +28,7 @@ from __future__ import annotations
 __all__ = [
     "AccessDenied",
     "AdaptmlError",
+    "BadCells",
     "BucketNotFound",
     "ConfigError",
     "DataError",
@@ -142,3 +144,15 @@ class StoreGone(AdaptmlError):
     """Internal: never reaches a client (the watcher thread ends quietly)."""
 
     status_code = 500
+
+
+class BadCells(InputError):
+    """Several cells of one input cannot be read: ``problems`` lists the first of them (row from 1, column, value,
+    what was expected) and ``total`` counts them all, so a client can fix a whole file in one round."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, problems: list[dict[str, object]], total: int, details: object = None) -> None:
+        super().__init__(message, details=details)
+        self.problems = problems
+        self.total = total

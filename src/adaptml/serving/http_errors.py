@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from adaptml.errors import AdaptmlError
+from adaptml.errors import AdaptmlError, BadCells
 
 __all__ = ["error_response", "register_error_handlers", "too_large_response", "wants_json"]
 
@@ -43,12 +43,16 @@ def wants_json() -> bool:
     )
 
 
-def error_response(status: int, message: str, details: Any = None) -> Response:
-    """An error as MLflow-compatible JSON (``error_code``, ``message``) or as the styled error page."""
+def error_response(
+    status: int, message: str, details: Any = None, *, extra: dict[str, Any] | None = None
+) -> Response:
+    """An error as MLflow-compatible JSON (``error_code``, ``message``, and ``extra`` keys such as ``problems``) or
+    as the styled error page."""
     if wants_json():
         body: dict[str, Any] = {"error_code": ERROR_CODES.get(status, "ERROR"), "message": message, "status": status}
         if details:
             body["details"] = details
+        body.update(extra or {})
         response = jsonify(body)
     else:
         response = current_app.make_response(render_template("error.html", status=status, message=message))
@@ -64,12 +68,30 @@ def too_large_response() -> Response:
     return error_response(413, message, {"limit": "request_bytes", "request_bytes": limit})
 
 
+def _bad_cells_response(error: BadCells, details: dict[str, Any] | None) -> Response:
+    """Every bad cell up to the cap: JSON lists them in ``problems`` (with ``problem_count``, all of them); the page
+    names each one in its message, since a user fixes the whole file before uploading it again."""
+    extra = {"problems": error.problems, "problem_count": error.total}
+    if wants_json() or error.total <= 1:
+        return error_response(error.status_code, error.message, details, extra=extra)
+    cells = "; ".join(
+        f"row {p['row']}, column '{p['column']}': expected {p['expected']}"
+        + (f", got {p['value']!r}" if p.get("value") is not None else "")
+        for p in error.problems
+    )
+    more = f" (the first {len(error.problems)} are listed)" if error.total > len(error.problems) else ""
+    message = f"{error.total:,} cells cannot be read{more}, rows counted from 1 (the header not counted): {cells}"
+    return error_response(error.status_code, message, details)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Translate adaptml errors (each knows its status), HTTP errors and anything unexpected, once."""
 
     @app.errorhandler(AdaptmlError)
     def _adaptml_error(error: AdaptmlError) -> Response:
         details = error.details if isinstance(error.details, dict) else None
+        if isinstance(error, BadCells):
+            return _bad_cells_response(error, details)
         return error_response(error.status_code, error.message, details)
 
     @app.errorhandler(HTTPException)

@@ -14,9 +14,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from adaptml.errors import InputError, PayloadTooLarge
+from adaptml.serving.cells import MAX_PROBLEMS, CellProblem, bad_cells_error
 
 __all__ = [
     "RECORD_KEYS",
@@ -159,16 +161,20 @@ def _build(make: Callable[[], pd.DataFrame], records: Callable[[], Iterable[Mapp
     try:
         return make()
     except UnicodeEncodeError as error:
+        found: list[CellProblem] = []
+        total = 0
         for number, record in enumerate(records(), start=1):
             for name, value in record.items():
                 if not encodable(str(name)):
                     raise InputError(
                         "a column name is not valid Unicode (it contains a lone surrogate escape)"
                     ) from error
-                if (problem := _bad_cell(value)) is not None:
-                    raise InputError(
-                        f"row {number}, column '{name}': {problem}", details={"row": number, "column": str(name)}
-                    ) from error
+                if _bad_cell(value) is not None:
+                    total += 1
+                    if len(found) < MAX_PROBLEMS:
+                        found.append(_problem(number, str(name), value))
+        if found:
+            raise bad_cells_error(found, total) from error
         raise InputError("the input contains text that is not valid Unicode") from error
 
 
@@ -181,6 +187,15 @@ def _bad_cell(value: Any) -> str | None:
     return None
 
 
+def _problem(row: int, column: str, value: Any) -> CellProblem:
+    """A nested value or invalid text as a listed cell; neither is echoed back."""
+    if isinstance(value, dict | list):
+        return CellProblem(row, column, None, "a single value", got=_json_kind(value))
+    return CellProblem(
+        row, column, None, "valid Unicode text (no lone surrogate escapes)", got="text that is not valid Unicode"
+    )
+
+
 def encodable(text: str) -> bool:
     """Whether ``text`` is valid Unicode (JSON can carry lone surrogate escapes, which UTF-8 cannot)."""
     try:
@@ -191,19 +206,22 @@ def encodable(text: str) -> bool:
 
 
 def _scalars_only(frame: pd.DataFrame) -> pd.DataFrame:
-    """Reject nested objects, arrays and invalid text as cells, naming the first one's row and column."""
-    for name in frame.columns:
+    """Reject nested objects, arrays and invalid text as cells, listing each (up to the cap) by row and column."""
+    found: list[tuple[int, int, CellProblem]] = []
+    total = 0
+    for order, name in enumerate(frame.columns):
         if not encodable(str(name)):
             raise InputError("a column name is not valid Unicode (it contains a lone surrogate escape)")
         if frame[name].dtype != object:
             continue
         problems = frame[name].map(_bad_cell)
-        found = problems.notna().to_numpy()
-        if found.any():
-            row = int(found.argmax()) + 1
-            raise InputError(
-                f"row {row}, column '{name}': {problems.iloc[row - 1]}", details={"row": row, "column": str(name)}
-            )
+        rows = np.flatnonzero(problems.notna().to_numpy())
+        total += len(rows)
+        for row in rows[:MAX_PROBLEMS].tolist():
+            found.append((row, order, _problem(row + 1, str(name), frame[name].iloc[row])))
+    if total:
+        found.sort(key=lambda item: (item[0], item[1]))
+        raise bad_cells_error([problem for _, _, problem in found[:MAX_PROBLEMS]], total)
     return frame
 
 

@@ -15,6 +15,8 @@ from adaptml.registry import LoadedVersion
 from adaptml.schema import Schema, SchemaCoercer
 from adaptml.serving.compiled.gate import FastPath
 from adaptml.serving.sharing import share_steps
+from adaptml.serving.used_columns import unused_columns
+from adaptml.training.task import TaskInfo
 
 __all__ = ["LoadedModels", "ModelInfo", "load_models", "model_input", "smoke_test"]
 
@@ -63,6 +65,7 @@ class LoadedModels:
     loaded_at: str = ""
     predictors: dict[str, Any] = field(default_factory=dict, repr=False)
     fast_paths: dict[str, FastPath] | None = None  # None until derived (off the request path)
+    unused_columns: tuple[str, ...] = ()  # columns no model uses (feature selection dropped them): optional
 
     def predictor(self, name: str) -> tuple[Any, bool]:
         """What to call for a model, and whether it takes the already-coerced frame (else raw records)."""
@@ -83,6 +86,14 @@ class LoadedModels:
     def metric(self) -> str | None:
         metric = self.manifest.get("metric")
         return str(metric) if metric else None
+
+    @property
+    def task_info(self) -> TaskInfo:
+        """The task as training's metric functions take it: primary metric, its direction, the class labels."""
+        regression = self.task == "regression"
+        metric = self.metric or ("rmse" if regression else "roc_auc")
+        higher = self.manifest.get("higher_is_better")
+        return TaskInfo(self.task, metric, bool(higher) if higher is not None else not regression, self.schema.classes)
 
     @property
     def leaderboard(self) -> list[dict[str, Any]]:
@@ -165,6 +176,7 @@ def load_models(loaded: LoadedVersion) -> LoadedModels:
         files=loaded.files,
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
         predictors=share_steps(tails),
+        unused_columns=unused_columns(schema, ordered),
     )
 
 

@@ -7,8 +7,8 @@ the batch is predicted directly and the result says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -17,6 +17,7 @@ import pandas as pd
 
 from adaptml.errors import EngineUnavailable, InputError
 from adaptml.schema import Schema
+from adaptml.serving.cells import bad_cells, has_infinite
 from adaptml.serving.coercion import coerce_strict
 from adaptml.serving.compiled.columns import Columns, frame_columns
 from adaptml.serving.compiled.records import coerce_records
@@ -24,7 +25,8 @@ from adaptml.serving.compiled.scorer import CompiledModel
 from adaptml.serving.json_input import Records
 from adaptml.serving.loaded import LoadedModels, ModelInfo, model_input
 from adaptml.serving.sharing import shared_work
-from adaptml.serving.validation import check_columns_present, check_finite
+from adaptml.serving.target_metrics import TargetMetrics, score_target, target_values
+from adaptml.serving.validation import check_columns_present
 from adaptml.serving.warnings import InputWarnings, input_warnings
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "predict_direct",
     "predict_model",
     "prepare_input",
+    "with_optional",
 ]
 
 ENGINE_DIRECT = "direct"
@@ -71,6 +74,7 @@ class PredictionResult:
     warnings: tuple[str, ...] = ()
     extra_columns: tuple[str, ...] = ()
     input_warnings: InputWarnings = InputWarnings()  # cells unlike the training data, scored all the same
+    target_metrics: TargetMetrics | None = None  # when the batch carried the target column
 
     @cached_property
     def inputs(self) -> pd.DataFrame:
@@ -136,50 +140,48 @@ class PreparedInput:
         return model_input(self.typed)
 
 
-def prepare_input(schema: Schema, frame: pd.DataFrame | Records, *, row_offset: int = 1) -> PreparedInput:
-    """Validate a raw frame (or JSON records) against the schema strictly (an InputError names row and column,
-    the first row being ``row_offset``). Records the compiled path can type on its own skip pandas."""
+def prepare_input(
+    schema: Schema, frame: pd.DataFrame | Records, *, row_offset: int = 1, optional: Collection[str] = ()
+) -> PreparedInput:
+    """Validate a raw frame (or JSON records) against the schema strictly: bad cells are a ``BadCells`` 400 listing
+    each (row from ``row_offset``, column). Records the compiled path can type on its own skip pandas. Columns named
+    in ``optional`` (no model uses them) may be absent: they are read as missing."""
     if isinstance(frame, Records):
-        fast = coerce_records(schema, frame.rows)
+        fast = coerce_records(schema, frame.rows, optional=optional)
         if fast is not None:
             names = schema.names
             given = frame  # only a table or CSV of the inputs needs the frame
             return PreparedInput(
-                fast.rows, fast.extras, lambda: given.frame()[names].reset_index(drop=True), None, fast.columns
+                fast.rows,
+                fast.extras,
+                lambda: with_optional(given.frame(), optional)[names].reset_index(drop=True),
+                None,
+                fast.columns,
             )
         frame = frame.frame()
     if frame.shape[0] == 0:
         raise InputError("no records to predict: the input has no rows")
-    frame = frame.rename(columns=str)
+    frame = with_optional(frame.rename(columns=str), optional)
     check_columns_present(schema, frame)
     extras = tuple(schema.extra_columns(frame.columns))
     try:
         typed = coerce_strict(schema, frame, row_offset=row_offset)
-    except InputError:
-        raise
+    except InputError as error:
+        if not isinstance(error.details, dict) or "column" not in error.details:
+            raise  # not a cell (a missing column): nothing more to list
+        raise bad_cells(schema, frame, error, row_offset) from error
     except (ValueError, TypeError, OverflowError) as error:  # e.g. a date pandas cannot represent
-        raise _unreadable(schema, frame, error, row_offset) from error
-    check_finite(schema, typed, row_offset=row_offset)
+        raise bad_cells(schema, frame, error, row_offset) from error
+    if has_infinite(schema, typed):
+        raise bad_cells(schema, frame, None, row_offset)
     inputs = frame[schema.names].reset_index(drop=True)
     return PreparedInput(len(typed), extras, inputs, typed.reset_index(drop=True))
 
 
-def _unreadable(schema: Schema, frame: pd.DataFrame, error: Exception, row_offset: int = 1) -> InputError:
-    """Name the row and column of a value coercion choked on: dates outside pandas' range are the known case."""
-    low, high = pd.Timestamp.min, pd.Timestamp.max
-    for spec in schema.columns:
-        if spec.kind != "datetime":
-            continue
-        parsed = pd.to_datetime(frame[spec.name].astype(str), errors="coerce", format="mixed")
-        outside = ((parsed < low) | (parsed > high)).to_numpy()
-        if outside.any():
-            row = int(outside.argmax()) + row_offset
-            return InputError(
-                f"row {row}, column '{spec.name}': the date is outside the supported range "
-                f"{low.date()} to {high.date()}",
-                details={"row": row, "column": spec.name},
-            )
-    return InputError(f"the input could not be read: {_describe(error)}")
+def with_optional(frame: pd.DataFrame, optional: Collection[str]) -> pd.DataFrame:
+    """The frame with each optional column it lacks added as missing values (a new frame; the input is kept)."""
+    absent = [name for name in optional if name not in frame.columns]
+    return frame.assign(**dict.fromkeys(absent, np.nan)) if absent else frame
 
 
 def predict_direct(models: LoadedModels, prepared: PreparedInput, names: Sequence[str]) -> tuple[ModelOutput, ...]:
@@ -283,8 +285,10 @@ def predict_all(
     """
     infos = models.infos if model_names is None else tuple(i for i in models.infos if i.name in model_names)
     names = [info.name for info in infos]
-    prepared = prepare_input(models.schema, frame)
-    noted = input_warnings(models.schema, prepared.columns)  # once, whichever path scores the batch
+    unused = models.unused_columns
+    prepared = prepare_input(models.schema, frame, optional=unused)
+    used = replace(models.schema, columns=tuple(c for c in models.schema.columns if c.name not in unused))
+    noted = input_warnings(used, prepared.columns)  # once, whichever path scores the batch; used columns only
     engine, warnings = ENGINE_DIRECT, []
     outputs: tuple[ModelOutput, ...] | None = None
     if dask is not None and prepared.rows > dask_threshold:
@@ -305,4 +309,13 @@ def predict_all(
         warnings=tuple(warnings),
         extra_columns=prepared.extras,
         input_warnings=noted,
+        target_metrics=_target_metrics(models, frame, outputs),
     )
+
+
+def _target_metrics(
+    models: LoadedModels, frame: pd.DataFrame | Records, outputs: Sequence[ModelOutput]
+) -> TargetMetrics | None:
+    """Each model scored against the batch's own target column, when it has one (the models never saw it)."""
+    raw = target_values(frame.rows if isinstance(frame, Records) else frame, models.schema.target)
+    return None if raw is None else score_target(models.task_info, models.schema.target, raw, outputs)

@@ -1,8 +1,6 @@
 """Input checks the schema's coercion does not make, each a clear 4xx naming what is wrong.
 
 - none of the model's columns present: almost always a CSV without a header row, or with another delimiter;
-- infinite numbers (JSON's ``Infinity``, ``1e400``, CSV's ``inf``): no model can use them, so the row is refused
-  up front rather than failing in every model's cell;
 - and, for what the app emits, version names outside the registry's pattern: a name is written into headers
   (``Content-Disposition``, ``X-Adaptml-Version``), metric labels and logs, so a crafted one is never echoed.
 """
@@ -11,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 
 from adaptml.errors import InputError, PayloadTooLarge
@@ -22,7 +19,6 @@ __all__ = [
     "MIN_WIDTH",
     "VERSION_NAME",
     "check_columns_present",
-    "check_finite",
     "check_width",
     "is_version_name",
     "width_limit",
@@ -74,18 +70,3 @@ def check_columns_present(schema: Schema, frame: pd.DataFrame) -> None:
         f"none of the model's columns ({_listed(list(schema.names))}) is in the input, whose columns are "
         f"{_listed(given)}: a CSV needs a header row naming the columns"
     )
-
-
-def check_finite(schema: Schema, typed: pd.DataFrame, *, row_offset: int = 1) -> None:
-    """Refuse an infinite number in a numeric column, naming its row and column."""
-    for spec in schema.columns:
-        if spec.kind != "numeric" or spec.name not in typed.columns:
-            continue
-        values = typed[spec.name].to_numpy(dtype="float64", na_value=np.nan)
-        infinite = np.isinf(values)
-        if infinite.any():
-            row = int(infinite.argmax()) + row_offset
-            raise InputError(
-                f"row {row}, column '{spec.name}': expected a finite number, got {values[row - row_offset]}",
-                details={"row": row, "column": spec.name},
-            )

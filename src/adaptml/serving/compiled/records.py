@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,11 +88,15 @@ def _column(spec: ColumnSpec, values: list[Any]) -> np.ndarray:
     return out
 
 
-def coerce_records(schema: Schema, records: Sequence[Mapping[str, Any]]) -> FastRecords | None:
-    """The records' typed columns as ``schema.coerce(..., strict=True)`` makes them, or None when unsure."""
+def coerce_records(
+    schema: Schema, records: Sequence[Mapping[str, Any]], *, optional: Collection[str] = ()
+) -> FastRecords | None:
+    """The records' typed columns as ``schema.coerce(..., strict=True)`` makes them, or None when unsure.
+
+    A column named in ``optional`` (no model uses it) may be absent from every record: it is typed as missing."""
     if not records or len(records) > MAX_FAST_RECORDS:
         return None
-    names = schema.names
+    names = [name for name in schema.names if name not in optional]
     if any(all(name not in record for record in records) for name in names):
         return None  # a column absent from every record: the pandas path explains which
     try:
