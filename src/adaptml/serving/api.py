@@ -12,7 +12,7 @@ from adaptml.errors import InputError
 from adaptml.serving.explain import MAX_EXPLAIN_ROWS, explain_model
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.parsing import CSV, JSON, MULTIPART, Records, media_type, parse_body_input, parse_csv
-from adaptml.serving.predict import PredictionResult
+from adaptml.serving.predict import PredictionResult, with_optional
 from adaptml.serving.state import VERSION_HEADER, serving_state
 from adaptml.serving.streaming import STREAM_ROWS, check_chunks, stream_csv
 from adaptml.serving.tables import mlflow_payload, result_payload, results_frame, to_safe_csv
@@ -67,6 +67,7 @@ def predict() -> Response:
     models = state.store.get()
     given = request_frame(state.settings.serving.max_rows)
     if _wants_csv() and isinstance(given, pd.DataFrame) and len(given) > STREAM_ROWS:
+        given = with_optional(given.rename(columns=str), models.unused_columns)
         check_chunks(models.schema, given, STREAM_ROWS)  # a bad value is a 4xx before the first byte
         response = Response(stream_csv(lambda chunk: state.predict(models, chunk), given, STREAM_ROWS), mimetype=CSV)
         response.headers["Content-Disposition"] = (
@@ -85,7 +86,7 @@ def predict() -> Response:
     if _wants_csv():
         response = csv_response(result)
     else:
-        payload = result_payload(result)
+        payload = with_metrics(result_payload(result), result)
         response = jsonify(with_explanations(payload, models, result) if explain else payload)
     response.headers[VERSION_HEADER] = result.version
     return response
@@ -96,6 +97,13 @@ def with_explanations(payload: dict[str, Any], models: LoadedModels, result: Pre
     per_model = {info.name: explain_model(info.name, models.models[info.name], result.inputs) for info in result.models}
     for index, row in enumerate(payload["rows"]):
         row["explanations"] = {name: rows[index] for name, rows in per_model.items()}
+    return payload
+
+
+def with_metrics(payload: dict[str, Any], result: PredictionResult) -> dict[str, Any]:
+    """The payload with each model's metrics on the batch, when the batch carried the target column."""
+    if result.target_metrics is not None:
+        payload["metrics"] = result.target_metrics.to_dict()
     return payload
 
 

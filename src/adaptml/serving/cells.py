@@ -24,13 +24,15 @@ MAX_PROBLEMS = 50  # listed per response; the rest are only counted
 SHOWN_IN_MESSAGE = 5
 EXCERPT_CHARS = 40
 DATE_RANGE = f"a date between {pd.Timestamp.min.date()} and {pd.Timestamp.max.date()}"
+OUTSIDE_DATES = f"the date is outside the supported range {pd.Timestamp.min.date()} to {pd.Timestamp.max.date()}"
 
 
 @dataclass(frozen=True)
 class CellProblem:
     """One cell that cannot be used: its row (from 1), column, a short excerpt of the value, and what was expected.
 
-    ``value`` is None when the value cannot be echoed (nested JSON, invalid text); ``got`` then says what it was.
+    ``value`` is None when the value cannot be echoed (nested JSON, invalid text); ``got`` then says what it was,
+    or ``reason`` says it all.
     """
 
     row: int
@@ -38,9 +40,12 @@ class CellProblem:
     value: str | None
     expected: str
     got: str = ""
+    reason: str = ""
 
     @property
     def sentence(self) -> str:
+        if self.reason:
+            return f"row {self.row}, column '{self.column}': {self.reason}"
         got = repr(self.value) if self.value is not None else self.got
         return f"row {self.row}, column '{self.column}': expected {self.expected}, got {got}"
 
@@ -99,7 +104,9 @@ def _date_problem(value: object) -> str | None:
         return DATE_RANGE
     except (ValueError, TypeError):
         return "a date"
-    return None if not pd.isna(stamp) else "a date"
+    if pd.isna(stamp):
+        return "a date"
+    return DATE_RANGE if not pd.Timestamp.min <= stamp <= pd.Timestamp.max else None
 
 
 def _dates(series: pd.Series, spec: ColumnSpec, present: np.ndarray) -> list[tuple[np.ndarray, str]]:
@@ -141,7 +148,9 @@ def cell_problems(
             positions = np.flatnonzero(mask)
             total += len(positions)
             for position in positions[:limit].tolist():
-                problem = CellProblem(position + row_offset, spec.name, excerpt(series.iloc[position]), expected)
+                reason = OUTSIDE_DATES if expected == DATE_RANGE else ""
+                value = excerpt(series.iloc[position])
+                problem = CellProblem(position + row_offset, spec.name, value, expected, reason=reason)
                 found.append((position, order, problem))
     found.sort(key=lambda item: (item[0], item[1]))
     return [problem for _, _, problem in found[:limit]], total

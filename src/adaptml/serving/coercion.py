@@ -4,7 +4,8 @@
 100,000 rows rarely holds more than a few hundred distinct spellings. Each column that is not already numbers is
 factorized, the distinct values go through the schema's own ``coerce_column``, and the results are spread back:
 the same function on the same values, hence the same output. Columns of anything but text are coerced as
-before. A bad value raises at once: the caller then lists every bad cell of the batch (``cells.py``).
+before. A bad value makes the whole column go through ``coerce_column`` again, so its message names the first
+bad row exactly as before (the prediction core then lists every bad cell of the batch: ``cells.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from adaptml.errors import InputError
 from adaptml.schema import ColumnSpec, Schema, coerce_column
 from adaptml.serving.loaded import model_input
 
@@ -24,7 +26,10 @@ MISSING = {"numeric": np.nan, "categorical": np.nan, "datetime": np.datetime64("
 def _by_distinct(column: pd.Series, spec: ColumnSpec, row_offset: int) -> pd.Series:
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     distinct = pd.Series(np.asarray(uniques, dtype=object), dtype=object)
-    typed = coerce_column(distinct, spec, strict=True, row_offset=row_offset)  # a bad value: cells.py lists all
+    try:
+        typed = coerce_column(distinct, spec, strict=True, row_offset=row_offset)
+    except InputError:  # name the first bad row of the column, not of its distinct values
+        return coerce_column(model_input(column.to_frame())[column.name], spec, strict=True, row_offset=row_offset)
     values = typed.to_numpy()
     out = values.take(np.where(codes < 0, 0, codes)) if len(values) else np.empty(len(codes), dtype=values.dtype)
     if (codes < 0).any():

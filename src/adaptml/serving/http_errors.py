@@ -43,9 +43,7 @@ def wants_json() -> bool:
     )
 
 
-def error_response(
-    status: int, message: str, details: Any = None, *, extra: dict[str, Any] | None = None
-) -> Response:
+def error_response(status: int, message: str, details: Any = None, *, extra: dict[str, Any] | None = None) -> Response:
     """An error as MLflow-compatible JSON (``error_code``, ``message``, and ``extra`` keys such as ``problems``) or
     as the styled error page."""
     if wants_json():

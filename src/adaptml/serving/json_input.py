@@ -191,9 +191,8 @@ def _problem(row: int, column: str, value: Any) -> CellProblem:
     """A nested value or invalid text as a listed cell; neither is echoed back."""
     if isinstance(value, dict | list):
         return CellProblem(row, column, None, "a single value", got=_json_kind(value))
-    return CellProblem(
-        row, column, None, "valid Unicode text (no lone surrogate escapes)", got="text that is not valid Unicode"
-    )
+    reason = "the text is not valid Unicode (it contains a lone surrogate escape)"
+    return CellProblem(row, column, None, "valid Unicode text", reason=reason)
 
 
 def encodable(text: str) -> bool:

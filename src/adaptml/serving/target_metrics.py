@@ -45,6 +45,17 @@ class TargetMetrics:
     skipped_unknown: int = 0
 
     @property
+    def ranked(self) -> list[ModelScore]:
+        """The scores best first on the primary metric (undefined ones last)."""
+        sign = -1.0 if self.higher_is_better else 1.0
+
+        def key(score: ModelScore) -> tuple[bool, float]:
+            value = score.metrics.get(self.metric, float("nan"))
+            return (bool(np.isnan(value)), sign * value if not np.isnan(value) else 0.0)
+
+        return sorted(self.scores, key=key)
+
+    @property
     def skipped(self) -> int:
         return self.skipped_missing + self.skipped_unknown
 
