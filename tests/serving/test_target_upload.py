@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -146,6 +148,9 @@ def test_the_browser_shows_each_models_metrics_after_a_labelled_upload(browser, 
         page.set_input_files("#csv-file", str(source))
         page.click("#upload-form button[type=submit]")
         page.wait_for_selector("#upload-metrics-table")
+        folder = Path(os.environ.get("ADAPTML_SCREENSHOTS") or tmp_path)  # set it to keep the picture for a human
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / "result-labelled-upload.png"), full_page=True)
         section = page.get_by_test_id("upload-metrics")
         assert section.is_visible() and page.get_by_test_id("metrics-rows").inner_text() == "12"
         rows = page.locator("#upload-metrics-table tbody tr")
