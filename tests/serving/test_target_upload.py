@@ -163,3 +163,21 @@ def test_the_browser_shows_each_models_metrics_after_a_labelled_upload(browser, 
         )
     finally:
         context.close()
+
+
+def test_the_predict_command_prints_the_metrics_in_80_columns(app: Any, published: Any) -> None:
+    from rich.console import Console
+
+    from adaptml.serving.batch import metrics_table
+    from adaptml.serving.predict import predict_all
+
+    models = app.extensions["adaptml"].store.get()
+    batch = published.frame.drop(columns=["segment"]).iloc[:8]
+    console = Console(width=80, record=True)
+    table = metrics_table(predict_all(models, batch))
+    assert table is not None
+    console.print(table)
+    text = console.export_text()
+    assert "metrics on 8 rows with a price" in text and "rmse" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert metrics_table(predict_all(models, batch.drop(columns=["price"]))) is None

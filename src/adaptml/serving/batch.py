@@ -18,7 +18,7 @@ from adaptml.serving.settings import Environment
 from adaptml.serving.store import ModelStore
 from adaptml.serving.tables import Cell, DisplayTable, Header, display_table, results_frame, to_safe_csv
 
-__all__ = ["predict_command", "predict_file", "preview_table"]
+__all__ = ["metrics_table", "predict_command", "predict_file", "preview_table"]
 
 PREVIEW_ROWS = 10
 
@@ -87,6 +87,21 @@ def preview_table(shown: DisplayTable, models: Sequence[str], width: int) -> tup
     return table, len(shown.headers) - len(chosen)
 
 
+def metrics_table(result: PredictionResult) -> Table | None:
+    """Each model's metrics on the file, best first, when the file carried the target column (else None)."""
+    scored = result.target_metrics
+    if scored is None or not scored.scores:
+        return None
+    skipped = f", {scored.skipped:,} skipped" if scored.skipped else ""
+    table = Table(title=f"metrics on {scored.rows:,} rows with a {scored.target}{skipped}")
+    names = scored.names[:4]  # the primary metric first; four fit 80 columns
+    for header in ("model", *names):
+        table.add_column(header, justify="left" if header == "model" else "right")
+    for score in scored.ranked:
+        table.add_row(score.name, *(f"{score.metrics[name]:.4g}" for name in names))
+    return table
+
+
 def _show_preview(console: Console, result: PredictionResult) -> None:
     shown = display_table(result, PREVIEW_ROWS)
     table, left_out = preview_table(shown, [info.name for info in result.models], console.width)
@@ -115,6 +130,8 @@ def predict_command(
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if result.extra_columns:
         console.print(f"ignored extra columns: {', '.join(result.extra_columns)}", highlight=False)
+    if (metrics := metrics_table(result)) is not None:
+        console.print(metrics)
     if output is None:
         _show_preview(console, result)
         return
