@@ -125,8 +125,9 @@ def test_the_upload_page_names_every_bad_cell(client: Any, regression_bundle: An
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "3 cells cannot be read" in page
+    assert page.count("<li>row ") == 3
     for row, value in ((2, "a"), (5, "b"), (8, "c")):
-        assert f"row {row}, column &#39;size&#39;: expected a number, got &#39;{value}&#39;" in page
+        assert f"row {row}, column <code>size</code>: expected a number, got <code>{value}</code>" in page
 
 
 def test_infinite_numbers_in_numeric_columns_are_listed(schema: Any) -> None:

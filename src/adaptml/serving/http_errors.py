@@ -53,7 +53,9 @@ def error_response(status: int, message: str, details: Any = None, *, extra: dic
         body.update(extra or {})
         response = jsonify(body)
     else:
-        response = current_app.make_response(render_template("error.html", status=status, message=message))
+        problems = (extra or {}).get("problems") or []
+        page = render_template("error.html", status=status, message=message, problems=problems)
+        response = current_app.make_response(page)
     response.status_code = status
     return response
 
@@ -68,18 +70,13 @@ def too_large_response() -> Response:
 
 def _bad_cells_response(error: BadCells, details: dict[str, Any] | None) -> Response:
     """Every bad cell up to the cap: JSON lists them in ``problems`` (with ``problem_count``, all of them); the page
-    names each one in its message, since a user fixes the whole file before uploading it again."""
+    lists each one, since a user fixes the whole file before uploading it again."""
     extra = {"problems": error.problems, "problem_count": error.total}
     if wants_json() or error.total <= 1:
         return error_response(error.status_code, error.message, details, extra=extra)
-    cells = "; ".join(
-        f"row {p['row']}, column '{p['column']}': expected {p['expected']}"
-        + (f", got {p['value']!r}" if p.get("value") is not None else "")
-        for p in error.problems
-    )
     more = f" (the first {len(error.problems)} are listed)" if error.total > len(error.problems) else ""
-    message = f"{error.total:,} cells cannot be read{more}, rows counted from 1 (the header not counted): {cells}"
-    return error_response(error.status_code, message, details)
+    message = f"{error.total:,} cells cannot be read{more}; rows are counted from 1, the header not counted:"
+    return error_response(error.status_code, message, details, extra=extra)
 
 
 def register_error_handlers(app: Flask) -> None:
