@@ -272,7 +272,9 @@ def display_table(result: PredictionResult, limit: int, *, inputs_first: bool = 
             cells.append(Cell("error", title=message, error=True) if message is not None else _cell(value, digits))
         rows.append(cells)
     by_key = {header.key: header for header in _headers(result)}
-    return DisplayTable([replace(by_key[key], pinned=inputs_first and key in inputs) for key in keys], rows, result.row_count)
+    return DisplayTable(
+        [replace(by_key[key], pinned=inputs_first and key in inputs) for key in keys], rows, result.row_count
+    )
 
 
 @dataclass(frozen=True)
