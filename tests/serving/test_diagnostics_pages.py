@@ -181,7 +181,7 @@ def test_diagnostics_plots_render_and_the_slider_moves_the_matrix(browser, diag_
         assert page.locator("[data-testid=plot-roc] .scatterlayer .trace").count() >= 2
         bars = page.locator("[data-testid=plot-importance] .barlayer .trace")
         assert bars.count() == 2 and bars.first.locator("path").count() >= 5  # permutation and gain share
-        assert "permutation importance of" in page.get_by_test_id("importance-method").inner_text()
+        assert "Permutation importance of the best model" in page.get_by_test_id("importance-method").inner_text()
         cells = page.locator("#confusion-table td")
         assert cells.count() == 4
         before = cells.all_inner_texts()
@@ -343,7 +343,15 @@ def test_a_batch_result_is_summarised_pinned_rounded_and_sortable(browser, diag_
         assert page.locator(f'#results-table th[data-key="{probability}"]').get_attribute("aria-sort") == "ascending"
         assert _page_width(page) <= VIEWPORTS[viewport]["width"]
         page.locator("#results-table th[data-key=age] button").click()  # back to a readable order for the picture
-        page.locator("#results-table").evaluate("table => { table.parentElement.scrollLeft = 0; }")
+        page.locator("#results-table").evaluate(  # the predictions beside the pinned inputs, as a user scrolls
+            """table => {
+                const stuck = Array.from(table.querySelectorAll("thead th.stuck"));
+                const pinned = stuck.reduce((width, th) => width + th.offsetWidth, 0);
+                const scroller = table.parentElement, first = table.querySelector("thead th.col-model");
+                const offset = first.getBoundingClientRect().left - scroller.getBoundingClientRect().left;
+                scroller.scrollLeft += offset - pinned;
+            }"""
+        )
         _shot(page, tmp_path, f"result-batch-{viewport}")
         assert problems == []
     finally:
