@@ -101,6 +101,18 @@ def test_summary_names_what_selection_dropped_the_top_features_the_report_and_th
     assert "adaptml serve --config CONFIG" in text and "adaptml predict CONFIG INPUT.csv" in text
 
 
+def test_the_best_models_held_out_importance_names_the_model_and_the_gain_source() -> None:
+    importance = [
+        {"feature": "stars", "permutation": 0.05, "gain_share": 0.6, "model": "ensemble", "gain_model": "lightgbm"},
+        {"feature": "city", "permutation": 0.01, "gain_share": 0.3, "model": "ensemble", "gain_model": "lightgbm"},
+    ]
+    lines = _render(_result(importance=importance))
+    text = "\n".join(lines)
+    assert "top features of ensemble (permutation importance on the test split):" in text
+    assert "(gain: share of lightgbm's total split gain)" in text
+    assert "  1. stars: 0.05; gain 60.0%" in text and all(len(line) <= 80 for line in lines)
+
+
 def test_selection_off_says_why_nothing_was_dropped_and_shows_no_importance() -> None:
     selection = {"kept": ["a"], "dropped": [], "method": "none: selection.enabled is off (every feature is kept)"}
     text = "\n".join(_render(_result(selection=selection)))

@@ -56,7 +56,7 @@ def test_fill_the_form_and_read_the_table(page, base_url, published, tmp_path):
     record = pd.DataFrame([{"size": 95.5, "rooms": 4, "city": "paris", "listed": "2024-03-15"}])
     shown = table_frame(page)
     ranked = [row["model"] for row in published.metadata["leaderboard"]]
-    assert list(shown.columns) == [*(f"{m}_prediction" for m in ranked), "size", "rooms", "city", "listed"]
+    assert list(shown.columns) == ["size", "rooms", "city", "listed", *(f"{m}_prediction" for m in ranked)]
     assert shown.loc[0, "city"] == "paris" and shown.loc[0, "listed"] == "2024-03-15"
     for name in ranked:
         assert float(shown.loc[0, f"{name}_prediction"]) == pytest.approx(published.pipelines[name].predict(record)[0])
@@ -78,6 +78,8 @@ def test_upload_a_csv_and_download_what_the_api_returns(page, base_url, publishe
     assert "Showing the first 5 of 12 rows" in page.get_by_test_id("preview-note").inner_text()
     assert "comment" in page.get_by_test_id("extra-columns").inner_text()
     assert page.locator("td.cell-error").count() == 1
+    summary = page.get_by_test_id("result-summary").inner_text()
+    assert "Summary of 12 rows" in summary and "min" in summary and "median" in summary  # regression: distributions
     with page.expect_download() as info:
         page.click("#download-csv")
     download = info.value

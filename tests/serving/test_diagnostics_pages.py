@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -50,7 +51,6 @@ def trained(s3_client: object) -> Trained:
             "models": models,
             "registry": f"s3://{bucket}/registry",
             "tuning": {"cv_folds": 3},
-            "selection": {"enabled": True},  # permutation importance comes from feature selection
             "time_budget_seconds": 0,  # every listed model trains, however loaded the machine
         }
         versions.append(train(parse_config(config), storage=storage, workers=1).version)
@@ -59,7 +59,8 @@ def trained(s3_client: object) -> Trained:
 
 @pytest.fixture(scope="module")
 def diag_app(trained: Trained, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    app = create_app(make_settings(trained.registry, tmp_path_factory.mktemp("results")), registry=trained.registry)
+    settings = make_settings(trained.registry, tmp_path_factory.mktemp("results"), preview_rows=10)
+    app = create_app(settings, registry=trained.registry)
     yield app
     app.extensions["adaptml"].store.close()
 
@@ -80,8 +81,19 @@ def test_training_publishes_diagnostics_json_listed_in_the_manifest(trained: Tra
     assert best["roc"]["auc"] == pytest.approx(loaded.manifest["leaderboard"][0]["roc_auc"], abs=1e-3)
     counts = best["thresholds"]
     assert sum(map(sum, best["confusion"])) == figures["test_rows"] == counts["tp"][0] + counts["fp"][0]
-    assert figures["importance"]["features"] and abs(sum(figures["ensemble_weights"].values()) - 1) < 1e-9
+    assert abs(sum(figures["ensemble_weights"].values()) - 1) < 1e-9
     assert figures["comparison"]["rows"][0]["tied_with_best"] and figures["comparison"]["rows"][0]["pickle_bytes"] > 0
+
+
+def test_importance_is_measured_on_the_test_split_without_feature_selection(trained: Trained) -> None:
+    loaded = trained.registry.load()
+    importance = loaded.json("diagnostics.json")["importance"]
+    assert importance["source"] == "held-out" and importance["model"] == loaded.manifest["leaderboard"][0]["model"]
+    columns = [column["name"] for column in loaded.json("schema.json")["columns"]]
+    assert set(importance["features"]) == set(columns)  # a feature is an input column
+    assert importance["rows"] <= 2000 and importance["passes"] >= 1 and importance["seconds"] >= 0
+    assert importance["gain_model"] == "lightgbm" and sum(importance["gain_share"]) == pytest.approx(1, abs=1e-3)
+    assert max(importance["permutation"]) > 0 and importance["dropped"] == []  # selection is off by default
 
 
 def test_diagnostics_page_embeds_the_figures_and_plotly_is_served_locally(diag_client: Any, trained: Trained) -> None:
@@ -167,6 +179,9 @@ def test_diagnostics_plots_render_and_the_slider_moves_the_matrix(browser, diag_
             page.wait_for_selector(f"[data-testid=plot-{plot}] svg.main-svg", timeout=20_000)
             assert page.locator(f"[data-testid=plot-{plot}] .plot-container").count() == 1
         assert page.locator("[data-testid=plot-roc] .scatterlayer .trace").count() >= 2
+        bars = page.locator("[data-testid=plot-importance] .barlayer .trace")
+        assert bars.count() == 2 and bars.first.locator("path").count() >= 5  # permutation and gain share
+        assert "Permutation importance of the best model" in page.get_by_test_id("importance-method").inner_text()
         cells = page.locator("#confusion-table td")
         assert cells.count() == 4
         before = cells.all_inner_texts()
@@ -263,6 +278,81 @@ def test_regression_diagnostics_draw_scatter_residuals_and_ranges(browser, regre
         assert "ridge" in page.locator("#model-select").input_value()
         assert _page_width(page) <= VIEWPORTS[viewport]["width"]
         _shot(page, tmp_path, f"diagnostics-regression-{viewport}")
+        assert problems == []
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_the_eda_report_says_what_cleaning_did_and_links_back_to_the_app(browser, diag_url, tmp_path) -> None:
+    context, page, _ = _open(browser, diag_url + "/eda/", "desktop")
+    try:
+        assert page.get_by_test_id("app-links").is_visible()
+        assert "What cleaning did" in page.locator("#cleaning").inner_text()
+        _shot(page, tmp_path, "eda-report")
+        page.get_by_text("← Back to the app").click()
+        page.wait_for_url(diag_url + "/")
+        assert page.locator("#record-form").count() == 1
+    finally:
+        context.close()
+
+
+def _column(page: Any, key: str) -> list[str]:
+    """The cells of one results-table column as shown, top to bottom (full precision where the title has it)."""
+    return page.locator("#results-table").evaluate(
+        """(table, key) => {
+            const index = Array.from(table.tHead.rows[0].cells).findIndex(th => th.dataset.key === key);
+            return Array.from(table.tBodies[0].rows).map(tr => tr.cells[index].title || tr.cells[index].textContent);
+        }""",
+        key,
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_a_batch_result_is_summarised_pinned_rounded_and_sortable(browser, diag_url, viewport, tmp_path) -> None:
+    rows = read_bundled("adult").drop(columns=["Unnamed: 0", "income"]).sample(n=10, random_state=3)
+    source = tmp_path / "batch.csv"
+    rows.to_csv(source, index=False)
+    context, page, problems = _open(browser, diag_url + "/", viewport)
+    try:
+        page.set_input_files("#csv-file", str(source))
+        page.click("#upload-form button[type=submit]")
+        page.wait_for_selector("#results-table")
+        summary = page.get_by_test_id("result-summary")
+        assert summary.is_visible() and "Summary of 10 rows" in summary.inner_text()
+        assert "models disagree on" in page.get_by_test_id("summary-disagreements").inner_text()
+        assert "near the threshold" in page.get_by_test_id("summary-near-threshold").inner_text()
+        assert page.locator("#summary-table tbody tr").count() == 5  # every model, the baseline too
+        keys = page.locator("#results-table thead th[data-key]").evaluate_all("ths => ths.map(th => th.dataset.key)")
+        assert keys[:3] == ["age", "workclass", "education"]  # the input columns first
+        assert page.locator("#results-table th[data-key=age]").evaluate("th => th.classList.contains('stuck')")
+        best = page.locator("#summary-table tbody th").first.inner_text()
+        probability = f"{best}_proba_>50K"
+        shown = page.locator(f"#results-table td[title]:nth-child({keys.index(probability) + 2})").all_inner_texts()
+        assert len(shown) == 10 and all(re.fullmatch(r"[01]\.\d{3}", text) for text in shown)  # 3 decimals
+        page.locator("#results-table th[data-key=age] button").click()
+        ages = [float(v) for v in _column(page, "age")]
+        assert ages == sorted(ages) and ages != [float(v) for v in rows["age"]]
+        page.locator("#results-table th[data-key=age] button").click()
+        assert [float(v) for v in _column(page, "age")] == sorted(ages, reverse=True)
+        page.locator(f'#results-table th[data-key="{probability}"] button').focus()
+        page.keyboard.press("Enter")  # a keyboard user sorts too
+        values = [float(v) for v in _column(page, probability)]
+        assert values == sorted(values)
+        assert page.locator(f'#results-table th[data-key="{probability}"]').get_attribute("aria-sort") == "ascending"
+        assert _page_width(page) <= VIEWPORTS[viewport]["width"]
+        page.locator("#results-table th[data-key=age] button").click()  # back to a readable order for the picture
+        page.locator("#results-table").evaluate(  # the predictions beside the pinned inputs, as a user scrolls
+            """table => {
+                const stuck = Array.from(table.querySelectorAll("thead th.stuck"));
+                const pinned = stuck.reduce((width, th) => width + th.offsetWidth, 0);
+                const scroller = table.parentElement, first = table.querySelector("thead th.col-model");
+                const offset = first.getBoundingClientRect().left - scroller.getBoundingClientRect().left;
+                scroller.scrollLeft += offset - pinned;
+            }"""
+        )
+        _shot(page, tmp_path, f"result-batch-{viewport}")
         assert problems == []
     finally:
         context.close()

@@ -14,7 +14,7 @@ import adaptml.eda.figures as figures
 import adaptml.eda.plots as plots
 from adaptml.eda.alerts import THRESHOLDS, collect_alerts
 from adaptml.eda.association import association_matrix, high_pairs, target_association
-from adaptml.eda.cleaning import cleaning_lines
+from adaptml.eda.cleaning import cleaning_lines, cleaning_tables
 from adaptml.eda.leakage import (
     FOLDS,
     LEVEL_COVERAGE,
@@ -36,7 +36,7 @@ from adaptml.eda.profile import (
     overview,
     sample_rows,
 )
-from adaptml.eda.report import ReportParts, render_report
+from adaptml.eda.report import APP_LINK, ReportParts, render_report
 from adaptml.eda.result import EdaResult
 from adaptml.errors import DataError
 
@@ -202,10 +202,12 @@ def explore(
     title: str,
     seed: int = 0,
     cleaning: Mapping[str, Any] | None = None,
+    app_link: str | None = APP_LINK,
 ) -> EdaResult:
     """Profile a cleaned frame: HTML report and PNG plots, data-quality alerts, leakage suspects and a summary.
 
     ``cleaning`` is the cleaning report as a dict (``CleaningReport.to_dict()``); the report lists its decisions.
+    ``app_link`` is where the report's "back to the app" links point, relative to the report (None: no links).
     """
     _validate(frame, target, task)
     a = _analyse(frame, target, task, seed)
@@ -234,7 +236,8 @@ def explore(
         extra_plots=extra,
         pngs=pngs,
         missing_patterns=_missing_patterns(a.sample),
-        cleaning=lines,
+        cleaning=cleaning_tables(cleaning) if cleaning else [],
+        app_link=app_link,
     )
     files = {"report.html": render_report(parts).encode("utf-8"), **pngs}
     return EdaResult(files=files, alerts=alerts, leakage=leakage, summary=json_safe(summary))

@@ -10,10 +10,14 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from adaptml.eda.cleaning import Table
 from adaptml.eda.result import Alert, LeakageSuspect
 from adaptml.eda.style import CSS
 
-__all__ = ["ReportParts", "SECTIONS", "render_report"]
+__all__ = ["APP_LINK", "ReportParts", "SECTIONS", "render_report"]
+
+# The app serves this report at <app>/eda/ (serving.pages.eda), so "../" is the app's home page, under any URL prefix.
+APP_LINK = "../"
 
 SECTIONS = {
     "leakage": "Leakage suspects",
@@ -47,7 +51,8 @@ class ReportParts:
     extra_plots: dict[str, str] = field(default_factory=dict)  # section -> plots/x.png
     pngs: dict[str, bytes] = field(default_factory=dict)
     missing_patterns: list[tuple[str, int]] = field(default_factory=list)
-    cleaning: list[tuple[str, str]] = field(default_factory=list)  # (decision, detail) lines
+    cleaning: list[Table] = field(default_factory=list)  # eda.cleaning.cleaning_tables
+    app_link: str | None = APP_LINK  # where "back to the app" points; None leaves the links out
 
 
 class _FigureWriter:
@@ -115,8 +120,27 @@ def _cleaning(parts: ReportParts) -> str:
     if not parts.cleaning:
         return "<p>No cleaning report was given: the data is shown as it was passed in.</p>"
     note = "<p>Every change made to the raw table before this analysis; the data below is the cleaned table.</p>"
-    rows = [[escape(decision), escape(detail)] for decision, detail in parts.cleaning]
-    return note + _table(["Decision", "Detail"], rows, "cleaning")
+    tables = []
+    for title, headers, rows in parts.cleaning:
+        cells = [[escape(cell) for cell in row] for row in rows]
+        slug = title.lower().replace(" ", "-")
+        tables.append(f"<h3>{escape(title)}</h3>" + _table(headers or None, cells, f"cleaning facts {slug}"))
+    return note + "".join(tables)
+
+
+def _app_links(link: str | None) -> str:
+    """Links back to the app that serves this report at ``/eda/``; hidden when the page is opened anywhere else
+    (a file, the bucket), where a relative link would lead nowhere."""
+    if link is None:
+        return ""
+    base = escape(link, quote=True)
+    links = f'<a href="{base}">← Back to the app</a><a href="{base}leaderboard">Leaderboard</a>'
+    links += f'<a href="{base}diagnostics">Diagnostics</a>'
+    hide = (
+        "<script>if (!/\\/eda\\/(report\\.html)?$/.test(location.pathname)) "
+        "{ document.getElementById('app-links').hidden = true; }</script>"
+    )
+    return f'<span class="app-links" id="app-links" data-testid="app-links">{links}</span>{hide}'
 
 
 def _alerts(parts: ReportParts) -> str:
@@ -211,7 +235,8 @@ def render_report(parts: ReportParts) -> str:
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(parts.title)} — exploratory analysis</title><style>{CSS}</style>"
         f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
-        f'<nav class="toc">{toc}</nav><main><header><h1>{escape(parts.title)}</h1><p class="lede">{lede}</p></header>'
+        f'<nav class="toc">{_app_links(parts.app_link)}{toc}</nav>'
+        f'<main><header><h1>{escape(parts.title)}</h1><p class="lede">{lede}</p></header>'
         + "".join(_section(key, bodies[key]) for key in SECTIONS)
         + "</main></body></html>"
     )

@@ -44,4 +44,9 @@ figcaption { font-size: 12px; color: var(--muted); }
 figcaption a { color: var(--muted); }
 .figure { margin: 8px 0 20px; }
 .note { font-size: 13px; color: var(--muted); }
+.app-links { display: inline-flex; flex-wrap: wrap; gap: 4px 18px; padding-right: 18px; margin-right: 2px;
+  border-right: 1px solid var(--line); }
+.app-links[hidden] { display: none; }
+nav.toc .app-links a { font-weight: 600; }
+table.cleaning td:first-child { font-weight: 600; white-space: nowrap; }
 """

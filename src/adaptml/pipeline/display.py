@@ -187,14 +187,21 @@ def _show_selection(console: Console, selection: dict[str, Any]) -> None:
 
 
 def _show_importance(console: Console, importance: list[dict[str, Any]]) -> None:
-    """The strongest features by selection's permutation importance, with their LightGBM gain share."""
+    """The strongest features by permutation importance with their gain share: the best model's on the test split
+    when the items name it (``model``, ``gain_model``), else selection's LightGBM probe's."""
     if not importance:
         return
-    _say(console, "top features (permutation importance on held-out rows; LightGBM gain share):")
+    first = importance[0]
+    if first.get("model"):
+        _say(console, f"top features of {first['model']} (permutation importance on the test split):")
+    else:
+        _say(console, "top features (permutation importance on held-out rows; LightGBM gain share):")
     for rank, item in enumerate(importance, start=1):
         gain = item.get("gain_share")
         share = f"; gain {gain:.1%}" if isinstance(gain, int | float) else ""
         _say(console, f"  {rank}. {item['feature']}: {_fmt(item.get('permutation'))}{share}")
+    if first.get("gain_model"):
+        _say(console, f"  (gain: share of {first['gain_model']}'s total split gain)")
 
 
 def _show_next(console: Console, result: TrainResult) -> None:

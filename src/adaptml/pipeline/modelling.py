@@ -27,6 +27,7 @@ from adaptml.training.ensemble import fold_scores
 from adaptml.training.evaluation import model_output
 from adaptml.training.features import FeaturePlan
 from adaptml.training.fitting import cv_splits, threads_for
+from adaptml.training.importance import held_out_importance
 from adaptml.training.packaging import leaderboard_records
 from adaptml.training.task import TaskInfo
 from adaptml.training.zoo import ENSEMBLE, spec
@@ -218,7 +219,9 @@ class Evaluate(Stage):
                 fit_seconds[name] = float(facts["fit_seconds"])
         records = leaderboard_records(leaderboard(rows, info))
         self.output()["leaderboard"].dump(records)
-        self.output()["diagnostics"].dump(_diagnostics(inputs, test[schema.target], outputs, records, info, context))
+        with threadpool_limits(threads_for(context.threads_per_task, train_rows)):
+            figures = _diagnostics(inputs, test, schema.target, outputs, records, info, context)
+        self.output()["diagnostics"].dump(figures)
         ratio = (train_rows + len(test)) / max(1, train_rows)
         decision = plan_refit(
             context.plan.budget, enabled=context.config.publish.refit, fit_seconds=fit_seconds, ratio=ratio
@@ -228,18 +231,30 @@ class Evaluate(Stage):
 
 def _diagnostics(
     inputs: dict[str, Any],
-    truth: pd.Series,
+    test: pd.DataFrame,
+    target: str,
     outputs: dict[str, Any],
     records: list[dict[str, Any]],
     info: TaskInfo,
     context: RunContext,
 ) -> dict[str, Any]:
-    """The held-out figures of every evaluated model (``diagnostics.json``), with selection's importance and the
-    ensemble's weights."""
+    """The held-out figures of every evaluated model (``diagnostics.json``), with the best model's importance on the
+    test split (bounded: ``training.importance``), selection's report and the ensemble's weights."""
     models = inputs["models"]
     facts = models[ENSEMBLE]["facts"].load() if ENSEMBLE in outputs else {}
     selection = inputs["select"]["selection"].load()
     seed = context.config.split.seed
+    ranked = [str(row["model"]) for row in records if str(row["model"]) in outputs and row["model"] != BASELINE]
+    importance = held_out_importance(
+        ranked, lambda name: models[name]["pickle"].load(), test.drop(columns=[target]), test[target], info, seed=seed
+    )
     return diagnose(
-        truth, outputs, info, board=records, selection=selection, ensemble_weights=facts.get("weights"), seed=seed
+        test[target],
+        outputs,
+        info,
+        board=records,
+        selection=selection,
+        ensemble_weights=facts.get("weights"),
+        importance=importance,
+        seed=seed,
     )

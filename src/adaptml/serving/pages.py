@@ -18,6 +18,7 @@ from adaptml.serving.openapi import openapi_spec
 from adaptml.serving.parsing import parse_csv, parse_form
 from adaptml.serving.predict import PredictionResult
 from adaptml.serving.state import serving_state
+from adaptml.serving.summary import summarize
 from adaptml.serving.tables import display_table, error_summary, model_cards, results_frame, to_python, to_safe_csv
 
 __all__ = ["BASELINE", "blueprint", "models_or_page"]
@@ -80,11 +81,12 @@ def _explanations(models: LoadedModels, result: PredictionResult) -> dict[str, A
 def _results_page(result: PredictionResult, models: LoadedModels) -> str:
     state = serving_state()
     token = state.results.put(to_safe_csv(results_frame(result)))
-    table = display_table(result, state.settings.serving.preview_rows)
+    table = display_table(result, state.settings.serving.preview_rows, inputs_first=True)
     return render_template(
         "results.html",
         result=result,
         table=table,
+        batch_summary=summarize(result, exclude={BASELINE}) if result.row_count > 1 else None,
         cards=[card for card in model_cards(result) if card.info.name != BASELINE],
         explanations=_explanations(models, result),
         errors=error_summary(result),

@@ -7,7 +7,7 @@ formula are prefixed with a quote, so a downloaded file is safe to open.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -196,6 +196,7 @@ class Header:
     label: str
     detail: str = ""
     model: bool = False
+    pinned: bool = False  # an input column kept in view (sticky) when the table scrolls sideways
 
 
 @dataclass(frozen=True)
@@ -221,12 +222,13 @@ class DisplayTable:
         return self.total_rows > len(self.rows)
 
 
-def _cell(value: Any) -> Cell:
+def _cell(value: Any, digits: str = ".6g") -> Cell:
+    """A value as text; a float's full precision stays in the title (and in the CSV)."""
     value = to_python(value)
     if value is None:
         return Cell("")
     if isinstance(value, float):
-        return Cell(f"{value:.6g}", title=repr(value), number=True)
+        return Cell(f"{value:{digits}}", title=repr(value), number=True)
     if isinstance(value, int) and not isinstance(value, bool):
         return Cell(str(value), number=True)
     return Cell(str(value))
@@ -245,22 +247,34 @@ def _headers(result: PredictionResult) -> list[Header]:
     return headers + [Header(str(name), str(name)) for name in result.inputs.columns]
 
 
-def display_table(result: PredictionResult, limit: int) -> DisplayTable:
-    """The first ``limit`` rows of the results table, formatted for the page (Jinja escapes every cell)."""
+def display_table(result: PredictionResult, limit: int, *, inputs_first: bool = False) -> DisplayTable:
+    """The first ``limit`` rows of the results table, formatted for the page (Jinja escapes every cell).
+
+    ``inputs_first`` (the web page) puts the input columns before the models' and rounds probabilities to 3
+    decimals; the terminal keeps the CSV's order (predictions first), where a narrow screen cuts columns off.
+    """
     frame = results_frame(result).head(limit)
+    outputs = {name for output in result.outputs for name in (_column_names(output)[0], *_column_names(output)[1])}
+    inputs = [str(name) for name in result.inputs.columns if str(name) not in outputs]
+    if inputs_first:
+        frame = frame[inputs + [key for key in frame.columns if key not in inputs]]
     failed = {
         (row, _column_names(output)[0]): message for output in result.outputs for row, message in output.errors.items()
     }
+    rounded = {name for output in result.outputs for name in _column_names(output)[1]} if inputs_first else set()
     keys = list(frame.columns)
     rows = []
     for index, record in enumerate(frame.itertuples(index=False, name=None)):
         cells = []
         for key, value in zip(keys, record, strict=True):
             message = failed.get((index, key))
-            cells.append(Cell("error", title=message, error=True) if message is not None else _cell(value))
+            digits = ".3f" if key in rounded else ".6g"
+            cells.append(Cell("error", title=message, error=True) if message is not None else _cell(value, digits))
         rows.append(cells)
     by_key = {header.key: header for header in _headers(result)}
-    return DisplayTable([by_key[key] for key in keys], rows, result.row_count)
+    return DisplayTable(
+        [replace(by_key[key], pinned=inputs_first and key in inputs) for key in keys], rows, result.row_count
+    )
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Pure: arrays and dicts in, one JSON-ready dict out (stored as ``diagnostics.json
 no extra work. Classification: ROC and precision-recall curves, confusion counts on a threshold grid (binary) or at
 the most probable class, the F1-maximising threshold, calibration bins. Regression: a sample of predicted vs actual
 and the error by decile of the target. Every task: the primary metric per model (test, CV mean and std) with a
-"tied within noise" flag, cost and size, feature importance from selection, ensemble weights.
+"tied within noise" flag, cost and size, the best model's feature importance on the test split (selection's when
+that was not measured), ensemble weights.
 """
 
 from __future__ import annotations
@@ -233,19 +234,24 @@ def compare_models(
     }
 
 
-def _importance(selection: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Selection's permutation importance (mean, std) and LightGBM gain share, strongest first."""
+def _importance(selection: Mapping[str, Any] | None, held_out: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The best model's held-out importance per input column (``training.importance``) when measured, else
+    selection's permutation importance and LightGBM gain share on its engineered features; strongest first."""
+    dropped = list((selection or {}).get("dropped") or [])
+    if held_out:
+        return {"source": "held-out", **held_out, "dropped": dropped}
     if not selection or not selection.get("importance"):
         return None
     ranked = sorted(selection["importance"], key=lambda name: -float(selection["importance"][name]))
     std, gain = selection.get("importance_std") or {}, selection.get("gain_share") or {}
     return {
+        "source": "selection",
         "method": selection.get("method", ""),
         "features": ranked,
         "permutation": [selection["importance"][n] for n in ranked],
         "permutation_std": [std.get(n) for n in ranked],
         "gain_share": [gain.get(n) for n in ranked],
-        "dropped": list(selection.get("dropped") or []),
+        "dropped": dropped,
     }
 
 
@@ -257,9 +263,11 @@ def diagnose(
     board: Sequence[Mapping[str, Any]],
     selection: Mapping[str, Any] | None = None,
     ensemble_weights: Mapping[str, float] | None = None,
+    importance: Mapping[str, Any] | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Every figure of ``diagnostics.json`` from the models' outputs on the test split (``model_output``'s shape)."""
+    """Every figure of ``diagnostics.json`` from the models' outputs on the test split (``model_output``'s shape);
+    ``importance`` is the best model's held-out importance (``training.importance.held_out_importance``)."""
     y = np.asarray(y_true, dtype="float64" if info.task == "regression" else object)
     order = [str(row["model"]) for row in board if str(row["model"]) in outputs]
     order += [name for name in outputs if name not in order]
@@ -269,7 +277,7 @@ def diagnose(
         "test_rows": len(y),
         "models": order,
         "comparison": compare_models(board, y, outputs, info, seed),
-        "importance": _importance(selection),
+        "importance": _importance(selection, importance),
         "ensemble_weights": dict(ensemble_weights) if ensemble_weights else None,
     }
     if info.task == "regression":

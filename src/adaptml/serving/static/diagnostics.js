@@ -162,16 +162,27 @@
     if (!imp) { return; }
     var count = Math.min(imp.features.length, 20), names = imp.features.slice(0, count).reverse();
     var dropped = {};
-    imp.dropped.forEach(function (name) { dropped[name] = true; });
-    var pick = function (values) { return values.slice(0, count).reverse(); };
-    draw("plot-importance", [
-      { type: "bar", orientation: "h", y: names, x: pick(imp.permutation), name: "permutation",
-        error_x: { type: "data", array: pick(imp.permutation_std).map(function (v) { return v || 0; }), visible: true },
-        marker: { color: names.map(function (n) { return dropped[n] ? "#c5cde0" : "#3557d6"; }) } },
-      { type: "bar", orientation: "h", y: names, x: pick(imp.gain_share), name: "gain share", xaxis: "x2", marker: { color: "#2e9d6a" } },
-    ], { height: 110 + 22 * count, margin: { l: 10, r: 12, t: 28, b: 60 }, grid: { rows: 1, columns: 2, pattern: "independent" },
-      xaxis: { title: { text: "permutation" }, domain: [0, 0.48] }, xaxis2: { title: { text: "gain share" }, domain: [0.52, 1], gridcolor: "#e8ecf3" },
-      yaxis: { automargin: true }, yaxis2: { showticklabels: false }, showlegend: false });
+    (imp.dropped || []).forEach(function (name) { dropped[name] = true; });
+    var pick = function (values) { return (values || []).slice(0, count).reverse(); };
+    var gains = pick(imp.gain_share);
+    var hasGain = gains.some(function (v) { return v !== null && v !== undefined; });
+    var title = imp.metric ? (narrow ? imp.metric + " loss" : "worse " + imp.metric + " when shuffled") : "permutation";
+    var traces = [{ type: "bar", orientation: "h", y: names, x: pick(imp.permutation), name: "permutation",
+      error_x: { type: "data", array: pick(imp.permutation_std).map(function (v) { return v || 0; }), visible: true, color: "#1c2434", thickness: 1 },
+      marker: { color: names.map(function (n) { return dropped[n] ? "#c5cde0" : "#3557d6"; }) },
+      hovertemplate: "%{y}: %{x:.4g}<extra>permutation</extra>" }];
+    var layout = { height: 110 + 24 * count, margin: { l: 10, r: 12, t: 12, b: 60 }, showlegend: false,
+      xaxis: { title: { text: title }, zeroline: true, zerolinecolor: "#9aa3b5", nticks: narrow ? 4 : 8 }, yaxis: { automargin: true } };
+    if (hasGain) {
+      traces.push({ type: "bar", orientation: "h", y: names, x: gains, name: "gain share", xaxis: "x2", yaxis: "y2",
+        marker: { color: "#2e9d6a" }, hovertemplate: "%{y}: %{x:.1%}<extra>gain share</extra>" });
+      layout.grid = { rows: 1, columns: 2, pattern: "independent" };
+      layout.xaxis.domain = narrow ? [0, 0.55] : [0, 0.6];
+      layout.xaxis2 = { title: { text: narrow ? "gain" : "gain share" }, domain: narrow ? [0.6, 1] : [0.64, 1], tickformat: ".0%",
+        gridcolor: "#e8ecf3", nticks: narrow ? 3 : 6 };
+      layout.yaxis2 = { showticklabels: false, anchor: "x2", matches: "y" };
+    }
+    draw("plot-importance", traces, layout);
   }
 
   function weights() {
