@@ -38,7 +38,7 @@ def test_train_command_shows_leaderboard_version_report_and_leakage(
     assert "leakage suspect:" in out and "price_in_cents" in out
     assert "cleaning Column dropped: row_id: ID-like" in out
     assert "selection dropped " in out  # some features, or none and why
-    assert "top features (permutation importance" in out and "  1. " in out
+    assert "top features of " in out and "permutation importance on the test split" in out and "  1. " in out
     assert "adaptml serve --config CONFIG" in out and "adaptml predict CONFIG INPUT.csv" in out
     rows = Registry(cfg.registry, cfg.project, storage=storage).load().manifest["fit_rows"]
     assert f"published models fitted on {rows:,} rows (refit on every row after ranking)" in out

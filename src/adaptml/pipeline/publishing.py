@@ -6,6 +6,7 @@ the schema's input columns, which the serving app's compiled fast path is checke
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pandas as pd
@@ -26,9 +27,17 @@ __all__ = ["Publish"]
 TOP_FEATURES = 5
 
 
-def _top_features(selection: dict[str, Any]) -> list[dict[str, Any]]:
-    """The strongest features by selection's permutation importance, with their LightGBM gain share (the run
-    record's summary; the whole ranking is in the version's diagnostics.json). None when selection did not run."""
+def _top_features(diagnostics: dict[str, Any], selection: dict[str, Any]) -> list[dict[str, Any]]:
+    """The strongest features for the run record's summary (the whole ranking is in the version's diagnostics.json):
+    the best model's permutation importance on the test split when diagnostics measured it, else selection's."""
+    held_out = diagnostics.get("importance") or {}
+    if held_out.get("source") == "held-out":
+        rows = zip(held_out["features"], held_out["permutation"], held_out["gain_share"], strict=False)
+        named = {"model": held_out["model"], "gain_model": held_out.get("gain_model")}
+        return [
+            {"feature": name, "permutation": value, "gain_share": gain, **named}
+            for name, value, gain in list(rows)[:TOP_FEATURES]
+        ]
     importance, gain = selection.get("importance") or {}, selection.get("gain_share") or {}
     ranked = sorted(importance, key=lambda name: -float(importance[name]))[:TOP_FEATURES]
     return [{"feature": name, "permutation": importance[name], "gain_share": gain.get(name)} for name in ranked]
@@ -95,7 +104,7 @@ class Publish(Stage):
         record = {**published, **task, "leaderboard": records, "leakage": eda["leakage"], "cleaning": cleaning}
         why = {
             "selection": {**extra["selection"], "method": reports["selection"]["method"]},
-            "importance": _top_features(reports["selection"]),
+            "importance": _top_features(json.loads(files["diagnostics.json"]), reports["selection"]),
         }
         self.output()["published"].dump({**record, **outcome, **why})
 
