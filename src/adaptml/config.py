@@ -80,8 +80,22 @@ class SplitConfig(_Strict):
 
 
 class TuningConfig(_Strict):
+    """``strategy``: "portfolio" tries each model's proven configurations in priority order (training/portfolio.py)
+    within its share of the run's time budget; "random" searches each model's space at random; "none" keeps the
+    defaults. ``budget_seconds`` caps one model's tuning seconds; 0: the time budget alone decides for "portfolio",
+    and "random" does not search."""
+
+    strategy: Literal["portfolio", "random", "none"] = "portfolio"
     budget_seconds: float = Field(default=0.0, ge=0.0)
     cv_folds: int = Field(default=5, ge=2, le=20)
+
+    def cap_seconds(self) -> float:
+        """The most seconds one model's tuning may take."""
+        if self.strategy == "none":
+            return 0.0
+        if self.budget_seconds > 0 or self.strategy == "random":
+            return self.budget_seconds
+        return float("inf")
 
 
 class PublishConfig(_Strict):
