@@ -41,6 +41,21 @@ def test_defaults_and_frozen(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("tuning", "strategy", "cap"),
+    [
+        ("", "portfolio", float("inf")),  # the portfolio's share of the run's time budget decides
+        ("tuning: {budget_seconds: 5}\n", "portfolio", 5.0),
+        ("tuning: {strategy: random}\n", "random", 0.0),  # as before: no budget, no random search
+        ("tuning: {strategy: random, budget_seconds: 5}\n", "random", 5.0),
+        ("tuning: {strategy: none, budget_seconds: 5}\n", "none", 0.0),
+    ],
+)
+def test_tuning_strategy_and_its_cap(tmp_path, tuning, strategy, cap):
+    cfg = load_config(write(tmp_path, VALID + tuning))
+    assert cfg.tuning.strategy == strategy and cfg.tuning.cap_seconds() == cap
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         (VALID + "colour: red\n", "unknown key 'colour'"),

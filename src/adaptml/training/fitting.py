@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -55,6 +55,8 @@ class FitResult:
     frozen: dict[str, Any] = field(default_factory=dict)  # ``params`` plus the early-stopped count: how to refit
     tuning_seconds: float = 0.0
     config: str = DEFAULT_CONFIG  # the portfolio configuration that won ("random" after a random search)
+    head: Pipeline | None = None  # the stateless steps before ``encode``, fitted once
+    bag: tuple[Pipeline, ...] = ()  # the CV folds' fitted tails: the models behind ``oof``
 
 
 def build_pipeline(
@@ -133,10 +135,11 @@ def fit_model(
         # the folds reuse the tree count early stopping chose on the final fit: one search, not k+1
         frozen = model.refit_params(params, tail.named_steps[MODEL])
         splits = cv_splits(y, info, folds=cv_folds, seed=seed, shuffle=shuffle)
-        scores, oof = _cross_validate(tail_for(frozen), base, y, info, splits)
+        scores, oof, bag = _cross_validate(tail_for(frozen), base, y, info, splits)
     whole = Pipeline([*head.steps, *tail.steps])
     config = str(tuning.get("config", DEFAULT_CONFIG))
-    return FitResult(name, whole, params, tuple(scores), oof, fit_seconds, tuning, frozen, tuning_seconds, config)
+    result = FitResult(name, whole, params, tuple(scores), oof, fit_seconds, tuning, frozen, tuning_seconds, config)
+    return replace(result, head=head, bag=tuple(bag))
 
 
 def refit_model(
@@ -165,16 +168,17 @@ def refit_model(
 
 def _cross_validate(
     tail: Pipeline, base: pd.DataFrame, y: pd.Series, info: TaskInfo, splits: list[Any]
-) -> tuple[list[float], np.ndarray]:
+) -> tuple[list[float], np.ndarray, list[Pipeline]]:
     width = len(info.classes)
     oof = np.zeros((len(y), width)) if width else np.zeros(len(y))
-    scores = []
+    scores, models = [], []
     for fit_rows, held_rows in splits:
         model = clone(tail).fit(base.iloc[fit_rows], y.iloc[fit_rows])
+        models.append(model)
         output = model_output(model, base.iloc[held_rows], info)
         oof[held_rows] = output
         scores.append(score(info.metric, info, y.iloc[held_rows], output))
-    return scores, oof
+    return scores, oof, models
 
 
 class _Holdout:
