@@ -80,20 +80,20 @@ class SplitConfig(_Strict):
 
 
 class TuningConfig(_Strict):
-    """``strategy``: "portfolio" tries each model's proven configurations in priority order (training/portfolio.py)
-    within its share of the run's time budget; "random" searches each model's space at random; "none" keeps the
-    defaults. ``budget_seconds`` caps one model's tuning seconds; 0: the time budget alone decides for "portfolio",
-    and "random" does not search."""
+    """``strategy``: "portfolio" tries each model's proven configurations in priority order (training/portfolio.py);
+    "random" searches each model's space at random; "none" keeps the defaults. ``budget_seconds`` caps one model's
+    tuning seconds; 0: under a time budget the portfolio gets its share of what the models leave, and without a
+    time budget (or with "random") there is no tuning, as before portfolios."""
 
     strategy: Literal["portfolio", "random", "none"] = "portfolio"
     budget_seconds: float = Field(default=0.0, ge=0.0)
     cv_folds: int = Field(default=5, ge=2, le=20)
 
-    def cap_seconds(self) -> float:
-        """The most seconds one model's tuning may take."""
+    def cap_seconds(self, *, bounded: bool) -> float:
+        """The most seconds one model's tuning may take in a run with (``bounded``) or without a time budget."""
         if self.strategy == "none":
             return 0.0
-        if self.budget_seconds > 0 or self.strategy == "random":
+        if self.budget_seconds > 0 or self.strategy == "random" or not bounded:
             return self.budget_seconds
         return float("inf")
 

@@ -124,7 +124,7 @@ class Train(Stage):
             trained=trained,
             later=[spec(other).cost for other in plan.after(name)],
             refit_share=ratio / (cfg.tuning.cv_folds + 1) if cfg.publish.refit else 0.0,
-            tuning_cap=cfg.tuning.cap_seconds(),
+            tuning_cap=cfg.tuning.cap_seconds(bounded=plan.budget.bounded),
         )
 
 

@@ -34,6 +34,7 @@ __all__ = ["PARALLEL_MIN_ROWS", "FitResult", "build_pipeline", "cv_splits", "fit
 # below this many rows a fit is milliseconds of work per tree: OpenMP threads cost more in synchronisation than they
 # save, and on a loaded machine far more (a 116-row HistGradientBoosting took 11 s with 2 threads, under load ~30)
 PARALLEL_MIN_ROWS = 10_000
+CV_TUNING_MAX_ROWS = 2_000  # below this many training rows, configurations are compared by 3-fold CV
 
 
 def threads_for(n_jobs: int, rows: int) -> int:
@@ -106,8 +107,8 @@ def fit_model(
 ) -> FitResult:
     """Tune (within the budget), cross-validate and fit one model on the training split.
 
-    ``strategy`` "portfolio" tries the model's proven configurations in order (a model without one falls back to
-    random search over its space); "random" searches its space at random.
+    ``strategy`` "portfolio" tries the model's proven configurations in order (a model without one searches its
+    space at random, within a finite budget only); "random" searches its space at random.
     """
     n_jobs = threads_for(n_jobs, len(train))
     y = train[schema.target]
@@ -121,12 +122,12 @@ def fit_model(
         head = split_before(build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed), ENCODE)[0]
         base = head.fit(train).transform(train)
         started = time.perf_counter()
-        holdout = _Holdout(tail_for, base, y, info, seed=seed)
+        holdout = _Holdout(tail_for, base, y, info, seed=seed, shuffle=shuffle)
         if strategy == "portfolio" and candidates(name):
             params, tuning = _try_portfolio(name, holdout, info, budget_seconds=budget_seconds)
-        else:
-            space = model.search_space(info.task)
-            params, tuning = _tune(holdout, space, seed=seed, budget_seconds=budget_seconds)
+        else:  # an unbounded share is the portfolio's: a model without one keeps its defaults then
+            seconds = budget_seconds if np.isfinite(budget_seconds) else 0.0
+            params, tuning = _tune(holdout, model.search_space(info.task), seed=seed, budget_seconds=seconds)
         tuning_seconds = time.perf_counter() - started
         tail = tail_for(params)
         started = time.perf_counter()
@@ -182,7 +183,8 @@ def _cross_validate(
 
 
 class _Holdout:
-    """A holdout of the training split (20 %, stratified when it can be) that scores one set of parameters."""
+    """Scores one set of parameters on the training split: 3-fold CV on small tables, where one 20 % holdout is
+    too noisy to tell configurations apart, else a 20 % holdout (stratified when it can be)."""
 
     def __init__(
         self,
@@ -192,20 +194,27 @@ class _Holdout:
         info: TaskInfo,
         *,
         seed: int,
+        shuffle: bool = True,
     ) -> None:
-        self.tail_for, self.base, self.y, self.info, self.seed = tail_for, base, y, info, seed
+        self.tail_for, self.base, self.y, self.info, self.seed, self.shuffle = tail_for, base, y, info, seed, shuffle
 
     @cached_property
     def parts(self) -> list[Any]:
         """Split on first use: a model that is not tuned never splits."""
         y = self.y
+        if len(y) < CV_TUNING_MAX_ROWS:
+            return cv_splits(y, self.info, folds=3, seed=self.seed, shuffle=self.shuffle)
         stratify = y if self.info.task == "classification" and int(y.value_counts().min()) >= 2 else None
-        return list(train_test_split(self.base, y, test_size=0.2, random_state=self.seed, stratify=stratify))
+        rows = np.arange(len(y))
+        return [train_test_split(rows, test_size=0.2, random_state=self.seed, stratify=stratify)]
 
     def score(self, params: dict[str, Any]) -> float:
-        fit_x, held_x, fit_y, held_y = self.parts
-        tail = self.tail_for(params).fit(fit_x, fit_y)
-        return score(self.info.metric, self.info, held_y, model_output(tail, held_x, self.info))
+        values = []
+        for fit_rows, held_rows in self.parts:
+            tail = self.tail_for(params).fit(self.base.iloc[fit_rows], self.y.iloc[fit_rows])
+            held = model_output(tail, self.base.iloc[held_rows], self.info)
+            values.append(score(self.info.metric, self.info, self.y.iloc[held_rows], held))
+        return float(np.mean(values))
 
 
 def _try_portfolio(
