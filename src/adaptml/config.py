@@ -41,7 +41,7 @@ CLASSIFICATION_METRICS = (
     "mcc",
 )
 # in priority order: under the time budget the later ones are the first to be skipped
-DEFAULT_MODELS = ("hgb_default", "lightgbm", "ridge", "hist_gradient_boosting", "xgboost", "random_forest")
+DEFAULT_MODELS = ("hgb_default", "lightgbm", "ridge", "catboost", "hist_gradient_boosting", "xgboost", "random_forest")
 # 60 s on 2 cores, as issue 15 sets it: small and medium tables train every default model within it
 DEFAULT_TIME_BUDGET_SECONDS = 60.0
 

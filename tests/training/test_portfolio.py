@@ -39,14 +39,24 @@ def test_the_portfolio_runs_in_order_keeps_the_best_and_stops_when_the_budget_is
     portfolio = (Candidate("a"), Candidate("b", {"v": 2.0}), Candidate("c", per_task={"regression": {"v": 1.0}}))
     seen: list[dict[str, Any]] = []
 
-    def evaluate(params: dict[str, Any]) -> float:
+    def evaluate(params: dict[str, Any]) -> list[float]:
         seen.append(params)
-        return abs(params.get("v", 5.0) - 1.0)  # an error: lower is better
+        error = abs(params.get("v", 5.0) - 1.0)
+        return [error, error + 0.5]  # errors on two folds: lower is better
 
     winner, trials = run_portfolio(evaluate, portfolio, task="regression", higher_is_better=False, budget_seconds=60)
     assert [t.name for t in trials] == ["a", "b", "c"] and winner.name == "c" and seen[2] == {"v": 1.0}
     winner, trials = run_portfolio(evaluate, portfolio, task="regression", higher_is_better=False, budget_seconds=0)
     assert [t.name for t in trials] == ["a"] and winner.name == "a"  # the defaults always run
+
+
+def test_a_configuration_must_win_on_every_fold_to_replace_the_defaults() -> None:
+    portfolio = (Candidate("a"), Candidate("b", {"v": 1.0}))
+    scores = {"a": [0.80, 0.80, 0.80], "b": [0.95, 0.79, 0.90]}  # better on average, worse on one fold
+    winner, _ = run_portfolio(
+        lambda p: scores["b" if p else "a"], portfolio, task="classification", higher_is_better=True, budget_seconds=9
+    )
+    assert winner.name == "a"
 
 
 def test_a_tuned_fit_records_the_winning_configuration_and_its_early_stopped_count(classification: Problem) -> None:

@@ -208,13 +208,16 @@ class _Holdout:
         rows = np.arange(len(y))
         return [train_test_split(rows, test_size=0.2, random_state=self.seed, stratify=stratify)]
 
-    def score(self, params: dict[str, Any]) -> float:
+    def fold_scores(self, params: dict[str, Any]) -> list[float]:
         values = []
         for fit_rows, held_rows in self.parts:
             tail = self.tail_for(params).fit(self.base.iloc[fit_rows], self.y.iloc[fit_rows])
             held = model_output(tail, self.base.iloc[held_rows], self.info)
             values.append(score(self.info.metric, self.info, self.y.iloc[held_rows], held))
-        return float(np.mean(values))
+        return values
+
+    def score(self, params: dict[str, Any]) -> float:
+        return float(np.mean(self.fold_scores(params)))
 
 
 def _try_portfolio(
@@ -224,7 +227,7 @@ def _try_portfolio(
     if budget_seconds <= 0:
         return {}, {"config": DEFAULT_CONFIG, "trials": 0}
     winner, trials = run_portfolio(
-        holdout.score,
+        holdout.fold_scores,
         candidates(name),
         task=info.task,
         higher_is_better=info.higher_is_better,

@@ -43,8 +43,13 @@ class Trial:
     name: str
     params: dict[str, Any]
     score: float
-    goodness: float
+    goodness: tuple[float, ...]  # per fold
     seconds: float
+
+    def beats(self, other: Trial) -> bool:
+        """Better on average and on every fold: with few, small folds a mean alone is mostly noise."""
+        mine, theirs = np.asarray(self.goodness), np.asarray(other.goodness)
+        return bool(mine.mean() > theirs.mean() and (mine.size == 1 or (mine > theirs).all()))
 
 
 _DEFAULT = Candidate(DEFAULT_CONFIG)
@@ -146,16 +151,17 @@ def candidates(model: str) -> tuple[Candidate, ...]:
 
 
 def run_portfolio(
-    evaluate: Callable[[dict[str, Any]], float],
+    evaluate: Callable[[dict[str, Any]], Sequence[float]],
     portfolio: Sequence[Candidate],
     *,
     task: str,
     higher_is_better: bool,
     budget_seconds: float,
 ) -> tuple[Candidate, list[Trial]]:
-    """Score configurations in order until the budget is spent; the best one on the holdout wins.
+    """Score configurations in order until the budget is spent; a later one replaces the best so far only when it
+    ``beats`` it on every fold.
 
-    ``evaluate`` fits a configuration on the tuning rows and returns its holdout score. The first configuration
+    ``evaluate`` fits a configuration on the tuning folds and returns its score on each. The first configuration
     (the defaults) always runs; a later one starts only while the budget lasts.
     """
     deadline = time.perf_counter() + budget_seconds
@@ -165,9 +171,11 @@ def run_portfolio(
             break
         params = candidate.for_task(task)
         started = time.perf_counter()
-        value = evaluate(params)
-        goodness = value if higher_is_better else -value
-        goodness = -np.inf if np.isnan(goodness) else goodness
-        trials.append(Trial(candidate.name, params, value, goodness, time.perf_counter() - started))
-    best = max(range(len(trials)), key=lambda i: trials[i].goodness)  # ties: the earlier, higher-priority one
+        values = np.asarray(evaluate(params), dtype="float64")
+        goodness = np.nan_to_num(values if higher_is_better else -values, nan=-np.inf)
+        seconds = time.perf_counter() - started
+        trials.append(Trial(candidate.name, params, float(values.mean()), tuple(goodness.tolist()), seconds))
+    best = 0
+    for index, trial in enumerate(trials[1:], start=1):
+        best = index if trial.beats(trials[best]) else best
     return portfolio[best], trials
