@@ -41,6 +41,22 @@ def test_defaults_and_frozen(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("tuning", "strategy", "bounded", "unbounded"),
+    [
+        ("", "portfolio", float("inf"), 0.0),  # the portfolio's share of the run's time budget decides
+        ("tuning: {budget_seconds: 5}\n", "portfolio", 5.0, 5.0),
+        ("tuning: {strategy: random}\n", "random", 0.0, 0.0),  # as before: no budget, no random search
+        ("tuning: {strategy: random, budget_seconds: 5}\n", "random", 5.0, 5.0),
+        ("tuning: {strategy: none, budget_seconds: 5}\n", "none", 0.0, 0.0),
+    ],
+)
+def test_tuning_strategy_and_its_cap(tmp_path, tuning, strategy, bounded, unbounded):
+    cfg = load_config(write(tmp_path, VALID + tuning))
+    assert cfg.tuning.strategy == strategy
+    assert cfg.tuning.cap_seconds(bounded=True) == bounded and cfg.tuning.cap_seconds(bounded=False) == unbounded
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         (VALID + "colour: red\n", "unknown key 'colour'"),

@@ -41,7 +41,7 @@ CLASSIFICATION_METRICS = (
     "mcc",
 )
 # in priority order: under the time budget the later ones are the first to be skipped
-DEFAULT_MODELS = ("hgb_default", "lightgbm", "ridge", "hist_gradient_boosting", "xgboost", "random_forest")
+DEFAULT_MODELS = ("hgb_default", "lightgbm", "ridge", "catboost", "hist_gradient_boosting", "xgboost", "random_forest")
 # 60 s on 2 cores, as issue 15 sets it: small and medium tables train every default model within it
 DEFAULT_TIME_BUDGET_SECONDS = 60.0
 
@@ -80,8 +80,22 @@ class SplitConfig(_Strict):
 
 
 class TuningConfig(_Strict):
+    """``strategy``: "portfolio" tries each model's proven configurations in priority order (training/portfolio.py);
+    "random" searches each model's space at random; "none" keeps the defaults. ``budget_seconds`` caps one model's
+    tuning seconds; 0: under a time budget the portfolio gets its share of what the models leave, and without a
+    time budget (or with "random") there is no tuning, as before portfolios."""
+
+    strategy: Literal["portfolio", "random", "none"] = "portfolio"
     budget_seconds: float = Field(default=0.0, ge=0.0)
     cv_folds: int = Field(default=5, ge=2, le=20)
+
+    def cap_seconds(self, *, bounded: bool) -> float:
+        """The most seconds one model's tuning may take in a run with (``bounded``) or without a time budget."""
+        if self.strategy == "none":
+            return 0.0
+        if self.budget_seconds > 0 or self.strategy == "random" or not bounded:
+            return self.budget_seconds
+        return float("inf")
 
 
 class PublishConfig(_Strict):

@@ -11,7 +11,17 @@ from adaptml.training import select_features
 from .conftest import Problem, prepare
 from .frames import messy_frame
 
-ZOO = ("dummy", "hgb_default", "ridge", "random_forest", "extra_trees", "hist_gradient_boosting", "lightgbm", "xgboost")
+ZOO = (
+    "dummy",
+    "hgb_default",
+    "ridge",
+    "random_forest",
+    "extra_trees",
+    "hist_gradient_boosting",
+    "lightgbm",
+    "xgboost",
+    "catboost",
+)
 
 
 @pytest.fixture(scope="module")

@@ -45,6 +45,7 @@ def test_the_specs_are_the_one_list_of_models() -> None:
         "hist_gradient_boosting",
         "lightgbm",
         "xgboost",
+        "catboost",
     )
     assert zoo == MODEL_NAMES
     assert [s.name for s in SPECS] == list(ZOO) == list(MODEL_NAMES)

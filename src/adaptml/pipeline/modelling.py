@@ -96,11 +96,13 @@ class Train(Stage):
             n_jobs=context.threads_per_task,
             budget_seconds=decision.tuning_seconds,
             shuffle=cfg.split.strategy != "time",
+            strategy=cfg.tuning.strategy,
         )
         out = self.output()
         out["oof"].dump(result.oof)
         size = out["pickle"].dump(result.pipeline)
         facts = {"cv_scores": list(result.cv_scores), "fit_seconds": result.fit_seconds, "params": result.params}
+        facts["config"] = result.config
         timing = {"train_seconds": time.perf_counter() - started, "tuning_seconds": result.tuning_seconds}
         refit = {"refit_params": result.frozen, "rows": len(train)}
         out["facts"].dump({**facts, "tuning": result.tuning, "pickle_bytes": size, **timing, **refit})
@@ -123,7 +125,7 @@ class Train(Stage):
             trained=trained,
             later=[spec(other).cost for other in plan.after(name)],
             refit_share=ratio / (cfg.tuning.cv_folds + 1) if cfg.publish.refit else 0.0,
-            tuning_cap=cfg.tuning.budget_seconds,
+            tuning_cap=cfg.tuning.cap_seconds(bounded=plan.budget.bounded),
         )
 
 
@@ -214,7 +216,7 @@ class Evaluate(Stage):
                     fit_seconds=facts["fit_seconds"],
                     pickle_bytes=facts["pickle_bytes"],
                 )
-            rows.append(row)
+            rows.append({**row, "config": facts.get("config", "weights" if name == ENSEMBLE else "")})
             if name != ENSEMBLE:  # the ensemble refits for free: its members' refits, blended
                 fit_seconds[name] = float(facts["fit_seconds"])
         records = leaderboard_records(leaderboard(rows, info))

@@ -25,7 +25,14 @@ SMALL_DATA_TREES = 100
 # hyperparameters both libraries take, then each library's own; None leaves the library's default
 _SHARED = ("n_estimators", "learning_rate", "subsample", "colsample_bytree", "reg_lambda", "max_cat_to_onehot")
 _OWN = {
-    "lightgbm": ("num_leaves", "min_child_samples", "subsample_freq", "cat_smooth", "min_data_per_group"),
+    "lightgbm": (
+        "num_leaves",
+        "min_child_samples",
+        "subsample_freq",
+        "cat_smooth",
+        "min_data_per_group",
+        "extra_trees",
+    ),
     "xgboost": ("max_depth", "min_child_weight"),
 }
 
@@ -50,6 +57,7 @@ class _Booster(BaseEstimator):
         subsample_freq: int | None = None,
         cat_smooth: float | None = None,
         min_data_per_group: int | None = None,
+        extra_trees: bool | None = None,
         max_depth: int | None = None,
         min_child_weight: float | None = None,
         early_stopping: bool = True,
@@ -70,6 +78,7 @@ class _Booster(BaseEstimator):
         self.subsample_freq = subsample_freq
         self.cat_smooth = cat_smooth
         self.min_data_per_group = min_data_per_group
+        self.extra_trees = extra_trees
         self.max_depth = max_depth
         self.min_child_weight = min_child_weight
         self.early_stopping = early_stopping

@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from threadpoolctl import threadpool_limits
 from adaptml.schema import Schema, SchemaCoercer
 from adaptml.training.evaluation import model_output, score
 from adaptml.training.features import ColumnSelector, DateParts, FeaturePlan, make_encoder
+from adaptml.training.portfolio import DEFAULT_CONFIG, candidates, run_portfolio
 from adaptml.training.steps import COERCE, DATES, ENCODE, MODEL, SELECT, split_before
 from adaptml.training.task import TaskInfo
 from adaptml.training.zoo import spec
@@ -32,6 +34,7 @@ __all__ = ["PARALLEL_MIN_ROWS", "FitResult", "build_pipeline", "cv_splits", "fit
 # below this many rows a fit is milliseconds of work per tree: OpenMP threads cost more in synchronisation than they
 # save, and on a loaded machine far more (a 116-row HistGradientBoosting took 11 s with 2 threads, under load ~30)
 PARALLEL_MIN_ROWS = 10_000
+CV_TUNING_MAX_ROWS = 2_000  # below this many training rows, configurations are compared by 3-fold CV
 
 
 def threads_for(n_jobs: int, rows: int) -> int:
@@ -52,6 +55,9 @@ class FitResult:
     tuning: dict[str, Any] = field(default_factory=dict)
     frozen: dict[str, Any] = field(default_factory=dict)  # ``params`` plus the early-stopped count: how to refit
     tuning_seconds: float = 0.0
+    config: str = DEFAULT_CONFIG  # the portfolio configuration that won ("random" after a random search)
+    head: Pipeline | None = None  # the stateless steps before ``encode``, fitted once
+    bag: tuple[Pipeline, ...] = ()  # the CV folds' fitted tails: the models behind ``oof``
 
 
 def build_pipeline(
@@ -97,8 +103,13 @@ def fit_model(
     n_jobs: int = 1,
     budget_seconds: float = 0.0,
     shuffle: bool = True,
+    strategy: str = "portfolio",
 ) -> FitResult:
-    """Tune (within the budget), cross-validate and fit one model on the training split."""
+    """Tune (within the budget), cross-validate and fit one model on the training split.
+
+    ``strategy`` "portfolio" tries the model's proven configurations in order (a model without one searches its
+    space at random, within a finite budget only); "random" searches its space at random.
+    """
     n_jobs = threads_for(n_jobs, len(train))
     y = train[schema.target]
     model = spec(name)
@@ -110,9 +121,13 @@ def fit_model(
     with threadpool_limits(n_jobs):
         head = split_before(build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed), ENCODE)[0]
         base = head.fit(train).transform(train)
-        space = model.search_space(info.task)
         started = time.perf_counter()
-        params, tuning = _tune(tail_for, space, base, y, info, seed=seed, budget_seconds=budget_seconds)
+        holdout = _Holdout(tail_for, base, y, info, seed=seed, shuffle=shuffle)
+        if strategy == "portfolio" and candidates(name):
+            params, tuning = _try_portfolio(name, holdout, info, budget_seconds=budget_seconds)
+        else:  # an unbounded share is the portfolio's: a model without one keeps its defaults then
+            seconds = budget_seconds if np.isfinite(budget_seconds) else 0.0
+            params, tuning = _tune(holdout, model.search_space(info.task), seed=seed, budget_seconds=seconds)
         tuning_seconds = time.perf_counter() - started
         tail = tail_for(params)
         started = time.perf_counter()
@@ -121,9 +136,11 @@ def fit_model(
         # the folds reuse the tree count early stopping chose on the final fit: one search, not k+1
         frozen = model.refit_params(params, tail.named_steps[MODEL])
         splits = cv_splits(y, info, folds=cv_folds, seed=seed, shuffle=shuffle)
-        scores, oof = _cross_validate(tail_for(frozen), base, y, info, splits)
+        scores, oof, bag = _cross_validate(tail_for(frozen), base, y, info, splits)
     whole = Pipeline([*head.steps, *tail.steps])
-    return FitResult(name, whole, params, tuple(scores), oof, fit_seconds, tuning, frozen, tuning_seconds)
+    config = str(tuning.get("config", DEFAULT_CONFIG))
+    result = FitResult(name, whole, params, tuple(scores), oof, fit_seconds, tuning, frozen, tuning_seconds, config)
+    return replace(result, head=head, bag=tuple(bag))
 
 
 def refit_model(
@@ -152,42 +169,93 @@ def refit_model(
 
 def _cross_validate(
     tail: Pipeline, base: pd.DataFrame, y: pd.Series, info: TaskInfo, splits: list[Any]
-) -> tuple[list[float], np.ndarray]:
+) -> tuple[list[float], np.ndarray, list[Pipeline]]:
     width = len(info.classes)
     oof = np.zeros((len(y), width)) if width else np.zeros(len(y))
-    scores = []
+    scores, models = [], []
     for fit_rows, held_rows in splits:
         model = clone(tail).fit(base.iloc[fit_rows], y.iloc[fit_rows])
+        models.append(model)
         output = model_output(model, base.iloc[held_rows], info)
         oof[held_rows] = output
         scores.append(score(info.metric, info, y.iloc[held_rows], output))
-    return scores, oof
+    return scores, oof, models
+
+
+class _Holdout:
+    """Scores one set of parameters on the training split: 3-fold CV on small tables, where one 20 % holdout is
+    too noisy to tell configurations apart, else a 20 % holdout (stratified when it can be)."""
+
+    def __init__(
+        self,
+        tail_for: Callable[[dict[str, Any]], Pipeline],
+        base: pd.DataFrame,
+        y: pd.Series,
+        info: TaskInfo,
+        *,
+        seed: int,
+        shuffle: bool = True,
+    ) -> None:
+        self.tail_for, self.base, self.y, self.info, self.seed, self.shuffle = tail_for, base, y, info, seed, shuffle
+
+    @cached_property
+    def parts(self) -> list[Any]:
+        """Split on first use: a model that is not tuned never splits."""
+        y = self.y
+        if len(y) < CV_TUNING_MAX_ROWS:
+            return cv_splits(y, self.info, folds=3, seed=self.seed, shuffle=self.shuffle)
+        stratify = y if self.info.task == "classification" and int(y.value_counts().min()) >= 2 else None
+        rows = np.arange(len(y))
+        return [train_test_split(rows, test_size=0.2, random_state=self.seed, stratify=stratify)]
+
+    def fold_scores(self, params: dict[str, Any]) -> list[float]:
+        values = []
+        for fit_rows, held_rows in self.parts:
+            tail = self.tail_for(params).fit(self.base.iloc[fit_rows], self.y.iloc[fit_rows])
+            held = model_output(tail, self.base.iloc[held_rows], self.info)
+            values.append(score(self.info.metric, self.info, self.y.iloc[held_rows], held))
+        return values
+
+    def score(self, params: dict[str, Any]) -> float:
+        return float(np.mean(self.fold_scores(params)))
+
+
+def _try_portfolio(
+    name: str, holdout: _Holdout, info: TaskInfo, *, budget_seconds: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The model's portfolio in priority order on the holdout, while the budget lasts; without one, the defaults."""
+    if budget_seconds <= 0:
+        return {}, {"config": DEFAULT_CONFIG, "trials": 0}
+    winner, trials = run_portfolio(
+        holdout.fold_scores,
+        candidates(name),
+        task=info.task,
+        higher_is_better=info.higher_is_better,
+        budget_seconds=budget_seconds,
+    )
+    tried = {t.name: round(float(t.score), 6) for t in trials}
+    best = next(t for t in trials if t.name == winner.name)
+    seconds = round(budget_seconds, 2) if np.isfinite(budget_seconds) else None  # None: unbounded
+    facts = {"config": winner.name, "trials": len(trials), "scores": tried, "budget_seconds": seconds}
+    return dict(best.params), {**facts, "best_score": best.score}
 
 
 def _tune(
-    tail_for: Callable[[dict[str, Any]], Pipeline],
-    space: dict[str, list[Any]],
-    base: pd.DataFrame,
-    y: pd.Series,
-    info: TaskInfo,
-    *,
-    seed: int,
-    budget_seconds: float,
+    holdout: _Holdout, space: dict[str, list[Any]], *, seed: int, budget_seconds: float
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Seeded random search on a holdout of the training split, until the time budget runs out."""
     if budget_seconds <= 0 or not space:
         return {}, {}
-    stratify = y if info.task == "classification" and int(y.value_counts().min()) >= 2 else None
-    fit_x, held_x, fit_y, held_y = train_test_split(base, y, test_size=0.2, random_state=seed, stratify=stratify)
     rng = random.Random(seed)
     deadline = time.perf_counter() + budget_seconds
     trials: list[dict[str, Any]] = []
     candidate: dict[str, Any] = {}  # the defaults go first, so tuning never does worse on the holdout
     while time.perf_counter() < deadline and len(trials) < 50:
-        tail = tail_for(candidate).fit(fit_x, fit_y)
-        value = score(info.metric, info, held_y, model_output(tail, held_x, info))
-        goodness = value if info.higher_is_better else -value
+        value = holdout.score(candidate)
+        goodness = value if holdout.info.higher_is_better else -value
         trials.append({"params": candidate, "score": value, "goodness": -np.inf if np.isnan(goodness) else goodness})
         candidate = {key: rng.choice(values) for key, values in space.items()}
     best = max(trials, key=lambda t: t["goodness"])
-    return dict(best["params"]), {"trials": len(trials), "best_score": best["score"], "budget_seconds": budget_seconds}
+    config = DEFAULT_CONFIG if not best["params"] else "random"
+    facts = {"trials": len(trials), "best_score": best["score"], "budget_seconds": budget_seconds}
+    return dict(best["params"]), {**facts, "config": config}
