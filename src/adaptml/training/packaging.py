@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 GATE_FILE = "gate.csv"  # the name adaptml.serving.compiled.GATE_FILE reads (not imported: that loads the web app)
-LIBRARIES = ("adaptml", "scikit-learn", "lightgbm", "xgboost-cpu", "pandas", "numpy", "scipy", "luigi")
+LIBRARIES = ("adaptml", "scikit-learn", "lightgbm", "xgboost-cpu", "catboost", "pandas", "numpy", "scipy", "luigi")
 
 
 def run_id(config: Config, data_sha256: str, package_version: str) -> str:
