@@ -118,9 +118,25 @@ def _typed_features(features: pd.DataFrame) -> tuple[pd.DataFrame, tuple[ColumnS
     for name in features.columns:
         kind, markers = infer_column(features[name])
         spec = ColumnSpec(name=str(name), kind=kind, missing_markers=markers)
-        typed[spec.name] = coerce_column(features[name], spec, strict=False)
+        typed[spec.name] = _convert(features[name], spec)
         specs.append(spec)
     return pd.DataFrame(typed, index=features.index), tuple(specs)
+
+
+def _convert(series: pd.Series, spec: ColumnSpec) -> pd.Series:
+    """``coerce_column`` applied to each distinct text value once, spread back over the rows.
+
+    The conversion reads one value at a time (in Python), so a repeated level costs once instead of once per row;
+    a column of mostly distinct values (or not text) is converted directly.
+    """
+    if not pd.api.types.is_object_dtype(series) and not pd.api.types.is_string_dtype(series):
+        return coerce_column(series, spec, strict=False)
+    codes, levels = pd.factorize(series, use_na_sentinel=True)
+    if 2 * len(levels) > len(series):
+        return coerce_column(series, spec, strict=False)
+    distinct = coerce_column(pd.Series([*levels, None], dtype=object), spec, strict=False).to_numpy()
+    rows = distinct[np.where(codes < 0, len(levels), codes)]
+    return pd.Series(rows, index=series.index, name=series.name, dtype=distinct.dtype)
 
 
 def _clean_target(series: pd.Series, name: str) -> tuple[pd.Series, dict[str, int]]:
