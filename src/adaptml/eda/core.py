@@ -149,15 +149,20 @@ def _pngs(a: _Analysis, clock: _Clock) -> tuple[dict[str, bytes], dict[str, str]
     return pngs, {name: path for name, path in paths.items() if path in pngs}, extra
 
 
-def _figures(analysis: _Analysis) -> dict[str, list[go.Figure]]:
-    """The plotly figures of each section (about ten in all, to keep the page light)."""
+def _figures(analysis: _Analysis, clock: _Clock) -> dict[str, list[go.Figure]]:
+    """The plotly figures of each section (about ten in all, to keep the page light); the target-vs-feature ones
+    only while the allowance lasts."""
     a, target, task = analysis, analysis.target, analysis.task
     top = [name for name, score in a.related.items() if score > 0][:RELATED_FIGURES]
+    related = []
+    for name in top:
+        if clock.spent():
+            break
+        related.append(figures.target_vs_feature(a.sample, name, a.kinds[name], target=target, task=task))
     missing_pct = {n: s["missing_pct"] for n, s in a.stats.items()}
     found: dict[str, list[go.Figure]] = {
         "target": [figures.target_figure(a.sample[target], task, target)],
-        "related": [figures.ranking_bar(a.related, f"Association with {target}", a.measure)]
-        + [figures.target_vs_feature(a.sample, n, a.kinds[n], target=target, task=task) for n in top],
+        "related": [figures.ranking_bar(a.related, f"Association with {target}", a.measure), *related],
         "correlations": [],
         "missing": [figures.missing_bar(missing_pct)] if any(missing_pct.values()) else [],
     }
@@ -253,6 +258,7 @@ def explore(
     correlated = _correlated_pairs(a.pearson, a.association, a.kinds, target)
     alerts = collect_alerts(frame, a.stats, a.facts, correlated, target=target, task=task)
     leakage, singles = find_leakage(a.sample, a.kinds, target=target, task=task, seed=seed)
+    found = _figures(a, clock)
     pngs, paths, extra = _pngs(a, clock)
     lines = cleaning_lines(cleaning) if cleaning else []
     summary = _summary(a, singles, title=title) | {
@@ -270,7 +276,7 @@ def explore(
         leakage=leakage,
         leakage_scope=_leakage_scope(task, a.kinds, a.sample, target),
         measure=a.measure,
-        figures=_figures(a),
+        figures=found,
         column_plots=paths,
         extra_plots=extra,
         pngs=pngs,
