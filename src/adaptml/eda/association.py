@@ -14,13 +14,21 @@ __all__ = ["association_matrix", "correlation_ratio", "cramers_v", "high_pairs",
 
 def cramers_v(left: np.ndarray, right: np.ndarray) -> float:
     """Bias-corrected Cramér's V (Bergsma 2013) between two code arrays of equal length."""
-    n = left.size
-    if n < 2:
+    if left.size < 2:
         return 0.0
-    _, a = np.unique(left, return_inverse=True)
-    _, b = np.unique(right, return_inverse=True)
-    rows, cols = int(a.max()) + 1, int(b.max()) + 1
-    if rows < 2 or cols < 2:
+    return _v(_compact(left), _compact(right))
+
+
+def _compact(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes renumbered 0..k-1 and k (done once per column, not once per pair)."""
+    _, inverse = np.unique(codes, return_inverse=True)
+    return inverse.ravel(), int(inverse.max()) + 1 if inverse.size else 0
+
+
+def _v(left: tuple[np.ndarray, int], right: tuple[np.ndarray, int]) -> float:
+    (a, rows), (b, cols) = left, right
+    n = a.size
+    if n < 2 or rows < 2 or cols < 2:
         return 0.0
     table = np.bincount(a * cols + b, minlength=rows * cols).reshape(rows, cols).astype("float64")
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / n
@@ -65,10 +73,11 @@ def target_association(codes: dict[str, np.ndarray], target: np.ndarray | pd.Ser
 def association_matrix(codes: dict[str, np.ndarray]) -> pd.DataFrame:
     """Cramér's V between every pair of columns (diagonal 1), on their discretised codes."""
     names = list(codes)
+    compact = [_compact(codes[name]) for name in names]
     matrix = np.eye(len(names))
-    for i, left in enumerate(names):
+    for i in range(len(names)):
         for j in range(i + 1, len(names)):
-            matrix[i, j] = matrix[j, i] = cramers_v(codes[left], codes[names[j]])
+            matrix[i, j] = matrix[j, i] = _v(compact[i], compact[j])
     return pd.DataFrame(matrix, index=names, columns=names)
 
 

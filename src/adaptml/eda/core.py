@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -35,6 +37,7 @@ from adaptml.eda.profile import (
     json_safe,
     overview,
     sample_rows,
+    target_strata,
 )
 from adaptml.eda.report import APP_LINK, ReportParts, render_report
 from adaptml.eda.result import EdaResult
@@ -42,7 +45,9 @@ from adaptml.errors import DataError
 
 __all__ = ["SAMPLE_ROWS", "explore"]
 
-SAMPLE_ROWS = 20_000
+SAMPLE_ROWS = 20_000  # rows of the seeded, target-stratified sample every plot, association and leak check uses
+MAX_COLUMN_PLOTS = 40  # distribution PNGs: the target's, then the columns most associated with it
+MATRIX_COLUMNS = 60  # the all-pairs association matrix: the target and the columns most associated with it
 RELATED_FIGURES = 4
 TASKS = ("regression", "classification")
 
@@ -105,30 +110,59 @@ def _missing_patterns(sample: pd.DataFrame, limit: int = 10) -> list[tuple[str, 
     return patterns
 
 
-def _pngs(
-    sample: pd.DataFrame, kinds: dict[str, str], paths: dict[str, str], pearson: pd.DataFrame
-) -> tuple[dict[str, bytes], dict[str, str]]:
-    """Every PNG keyed by its path, and the paths of the section-level ones keyed by section."""
-    pngs = {paths[name]: plots.distribution_png(sample[name], kind, name) for name, kind in kinds.items()}
+class _Clock:
+    """The EDA's time allowance: optional work (plots beyond the target's) stops once it is spent."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.end = None if seconds is None else time.perf_counter() + max(0.0, seconds)
+
+    def spent(self) -> bool:
+        return self.end is not None and time.perf_counter() >= self.end
+
+
+def _plot_order(a: _Analysis) -> list[str]:
+    """The columns to draw, most useful first: the target, then by association with it, at most MAX_COLUMN_PLOTS."""
+    related = [name for name in a.related if name in a.kinds]
+    rest = [name for name in a.kinds if name != a.target and name not in related]
+    return [a.target, *related, *rest][:MAX_COLUMN_PLOTS]
+
+
+def _pngs(a: _Analysis, clock: _Clock) -> tuple[dict[str, bytes], dict[str, str], dict[str, str]]:
+    """Every PNG keyed by its path, the drawn columns' paths and the section-level paths keyed by section.
+
+    The target's plot is always drawn; the section plots and the other columns' only while the allowance lasts.
+    """
+    paths = _plot_paths(list(a.kinds))
+    order = _plot_order(a)
+    pngs = {paths[a.target]: plots.distribution_png(a.sample[a.target], a.kinds[a.target], a.target)}
     extra: dict[str, str] = {}
-    matrix = plots.missing_matrix_png(sample)
+    if len(a.pearson) >= 2 and not clock.spent():
+        pngs["plots/correlation.png"] = plots.correlation_png(a.pearson.fillna(0.0), "Pearson correlation (numeric)")
+        extra["correlations"] = "plots/correlation.png"
+    matrix = None if clock.spent() else plots.missing_matrix_png(a.sample)
     if matrix is not None:
         pngs["plots/missing_matrix.png"], extra["missing"] = matrix, "plots/missing_matrix.png"
-    if len(pearson) >= 2:
-        pngs["plots/correlation.png"] = plots.correlation_png(pearson.fillna(0.0), "Pearson correlation (numeric)")
-        extra["correlations"] = "plots/correlation.png"
-    return pngs, extra
+    for name in order[1:]:
+        if clock.spent():
+            break
+        pngs[paths[name]] = plots.distribution_png(a.sample[name], a.kinds[name], name)
+    return pngs, {name: path for name, path in paths.items() if path in pngs}, extra
 
 
-def _figures(analysis: _Analysis) -> dict[str, list[go.Figure]]:
-    """The plotly figures of each section (about ten in all, to keep the page light)."""
+def _figures(analysis: _Analysis, clock: _Clock) -> dict[str, list[go.Figure]]:
+    """The plotly figures of each section (about ten in all, to keep the page light); the target-vs-feature ones
+    only while the allowance lasts."""
     a, target, task = analysis, analysis.target, analysis.task
     top = [name for name, score in a.related.items() if score > 0][:RELATED_FIGURES]
+    related = []
+    for name in top:
+        if clock.spent():
+            break
+        related.append(figures.target_vs_feature(a.sample, name, a.kinds[name], target=target, task=task))
     missing_pct = {n: s["missing_pct"] for n, s in a.stats.items()}
     found: dict[str, list[go.Figure]] = {
         "target": [figures.target_figure(a.sample[target], task, target)],
-        "related": [figures.ranking_bar(a.related, f"Association with {target}", a.measure)]
-        + [figures.target_vs_feature(a.sample, n, a.kinds[n], target=target, task=task) for n in top],
+        "related": [figures.ranking_bar(a.related, f"Association with {target}", a.measure), *related],
         "correlations": [],
         "missing": [figures.missing_bar(missing_pct)] if any(missing_pct.values()) else [],
     }
@@ -174,12 +208,19 @@ class _Analysis:
     association: pd.DataFrame
 
 
+def _matrix_codes(codes: dict[str, np.ndarray], related: dict[str, float], target: str) -> dict[str, np.ndarray]:
+    """The codes of the all-pairs matrix's columns (it grows with the square of their number), in column order."""
+    keep = {target, *list(related)[: MATRIX_COLUMNS - 1]}
+    return {name: column for name, column in codes.items() if name in keep}
+
+
 def _analyse(frame: pd.DataFrame, target: str, task: str, seed: int) -> _Analysis:
     kinds = column_kinds(frame)
-    sample = sample_rows(frame, SAMPLE_ROWS, seed)
+    sample = sample_rows(frame, SAMPLE_ROWS, seed, strata=target_strata(frame[target], task))
     codes = {name: discretise(sample[name], kind) for name, kind in kinds.items()}
     known = sample[target].notna().to_numpy()
     features = {n: c[known] for n, c in codes.items() if n != target}
+    related = target_association(features, sample[target][known], task=task)
     return _Analysis(
         target=target,
         task=task,
@@ -187,10 +228,10 @@ def _analyse(frame: pd.DataFrame, target: str, task: str, seed: int) -> _Analysi
         sample=sample,
         stats={name: column_stats(frame[name], kind) for name, kind in kinds.items()},
         facts=overview(frame, kinds),
-        related=target_association(features, sample[target][known], task=task),
+        related=related,
         measure="correlation ratio η" if task == "regression" else "Cramér's V",
         pearson=_numeric_correlation(sample, kinds),
-        association=association_matrix(codes),
+        association=association_matrix(_matrix_codes(codes, related, target)),
     )
 
 
@@ -203,23 +244,29 @@ def explore(
     seed: int = 0,
     cleaning: Mapping[str, Any] | None = None,
     app_link: str | None = APP_LINK,
+    seconds: float | None = None,
 ) -> EdaResult:
     """Profile a cleaned frame: HTML report and PNG plots, data-quality alerts, leakage suspects and a summary.
 
     ``cleaning`` is the cleaning report as a dict (``CleaningReport.to_dict()``); the report lists its decisions.
     ``app_link`` is where the report's "back to the app" links point, relative to the report (None: no links).
+    The work is bounded by rows (a sample of SAMPLE_ROWS) and columns (MAX_COLUMN_PLOTS, MATRIX_COLUMNS); with
+    ``seconds`` also by time: once they are spent, the remaining plots are left out (the summary lists them). The
+    statistics, alerts and leak checks always run.
     """
+    clock = _Clock(seconds)
     _validate(frame, target, task)
     a = _analyse(frame, target, task, seed)
     correlated = _correlated_pairs(a.pearson, a.association, a.kinds, target)
     alerts = collect_alerts(frame, a.stats, a.facts, correlated, target=target, task=task)
     leakage, singles = find_leakage(a.sample, a.kinds, target=target, task=task, seed=seed)
-    paths = _plot_paths(list(a.kinds))
-    pngs, extra = _pngs(a.sample, a.kinds, paths, a.pearson)
+    found = _figures(a, clock)
+    pngs, paths, extra = _pngs(a, clock)
     lines = cleaning_lines(cleaning) if cleaning else []
     summary = _summary(a, singles, title=title) | {
         "cleaning": [{"decision": d, "detail": t} for d, t in lines],
         "alerts": len(alerts),
+        "plots_left_out": [name for name in a.kinds if name not in paths],
         "leakage_suspects": [{"columns": list(s.columns), "evidence": s.evidence, "score": s.score} for s in leakage],
     }
     parts = ReportParts(
@@ -231,7 +278,7 @@ def explore(
         leakage=leakage,
         leakage_scope=_leakage_scope(task, a.kinds, a.sample, target),
         measure=a.measure,
-        figures=_figures(a),
+        figures=found,
         column_plots=paths,
         extra_plots=extra,
         pngs=pngs,

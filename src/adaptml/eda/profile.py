@@ -10,7 +10,16 @@ from scipy.stats import skew
 
 from adaptml.jsonable import json_safe
 
-__all__ = ["as_numbers", "column_kinds", "column_stats", "discretise", "json_safe", "overview", "sample_rows"]
+__all__ = [
+    "as_numbers",
+    "column_kinds",
+    "column_stats",
+    "discretise",
+    "json_safe",
+    "overview",
+    "sample_rows",
+    "target_strata",
+]
 
 NUMERIC, CATEGORICAL, DATETIME = "numeric", "categorical", "datetime"
 
@@ -29,11 +38,27 @@ def column_kinds(frame: pd.DataFrame) -> dict[str, str]:
     return kinds
 
 
-def sample_rows(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
-    """At most ``limit`` rows, drawn reproducibly; the frame itself when it is small enough."""
+def sample_rows(frame: pd.DataFrame, limit: int, seed: int, *, strata: pd.Series | None = None) -> pd.DataFrame:
+    """About ``limit`` rows, drawn reproducibly; the frame itself when it is small enough.
+
+    With ``strata`` (one label per row, e.g. the class or a quantile bin of the target) every stratum keeps its share
+    of the rows, so a rare class is not thinned out by chance (the leak and association checks run on the sample).
+    """
     if len(frame) <= limit:
         return frame
-    return frame.sample(n=limit, random_state=seed).sort_index()
+    if strata is None:
+        return frame.sample(n=limit, random_state=seed).sort_index()
+    keys = strata.astype("object").where(strata.notna(), "\x00missing").to_numpy()
+    picked = frame.groupby(keys, sort=False, group_keys=False).sample(frac=limit / len(frame), random_state=seed)
+    return picked.sort_index()
+
+
+def target_strata(values: pd.Series, task: str, bins: int = 10) -> pd.Series:
+    """The strata of a stratified sample: the class, or the decile of a numeric target (missing: its own)."""
+    if task != "regression":
+        return values
+    ranks = values.rank(method="first", pct=True)
+    return pd.Series(np.ceil(ranks * bins), index=values.index).clip(1, bins)
 
 
 def as_numbers(series: pd.Series, kind: str) -> np.ndarray:

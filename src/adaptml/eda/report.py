@@ -163,12 +163,16 @@ def _column_cards(parts: ReportParts) -> str:
     for name, stats in parts.summary["column_stats"].items():
         facts = [[escape(LABELS.get(k, k)), escape(_fmt(k, v))] for k, v in stats.items() if k != "kind"]
         role = " · target" if name == parts.target else ""
-        path = parts.column_plots[name]
+        path = parts.column_plots.get(name)
+        figure = (
+            f"<figure>{_img(parts, path, f'distribution of {name}')}"
+            f'<figcaption><a href="{escape(path)}">{escape(path)}</a></figcaption></figure>'
+            if path
+            else '<p class="note">plot left out (column or time limit of the analysis)</p>'
+        )
         cards.append(
             f'<div class="card"><h3>{escape(name)} <span class="kind">{escape(stats["kind"])}{role}</span></h3>'
-            f'<div class="row">{_table(None, facts, "facts small")}'
-            f"<figure>{_img(parts, path, f'distribution of {name}')}"
-            f'<figcaption><a href="{escape(path)}">{escape(path)}</a></figcaption></figure></div></div>'
+            f'<div class="row">{_table(None, facts, "facts small")}{figure}</div></div>'
         )
     return "".join(cards)
 

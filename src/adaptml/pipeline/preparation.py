@@ -18,8 +18,12 @@ from adaptml.training import (
     split,
     target_labels,
 )
+from adaptml.training.budget import Budget
 
-__all__ = ["SELECTION_OFF", "Clean", "Explore", "Ingest", "Select", "Split"]
+__all__ = ["EDA_SHARE", "SELECTION_OFF", "Clean", "Explore", "Ingest", "Select", "Split", "eda_allowance"]
+
+EDA_SHARE = 0.12  # of the time budget: the EDA's own allowance; the training stages get what the run has left
+MIN_EDA_SECONDS = 2.0
 
 SELECTION_OFF = "none: selection.enabled is off (every engineered feature is kept)"
 
@@ -75,10 +79,25 @@ class Clean(Stage):
         out["problem"].dump({"schema": schema.to_dict(), "task": info.to_dict()})
 
 
+def eda_allowance(budget: Budget, now: float | None = None) -> float | None:
+    """Seconds the EDA may spend on optional work (plots): EDA_SHARE of the budget, at most what is left of it.
+
+    None when the run is unbounded. The statistics, alerts and leak checks run whatever the allowance (on a sample).
+    """
+    if not budget.bounded:
+        return None
+    return min(max(MIN_EDA_SECONDS, EDA_SHARE * budget.seconds), max(0.0, budget.remaining(now)))
+
+
 class Explore(Stage):
-    """The EDA report, plots, alerts and leakage suspects of the cleaned data."""
+    """The EDA report, plots, alerts and leakage suspects of the cleaned data.
+
+    Only Publish reads its outputs, but it runs right after Clean (its priority): its time is spent before the
+    models' share of the budget is planned, so the training stages get what remains rather than the EDA overrunning.
+    """
 
     stage = "explore"
+    priority = 10
 
     def requires(self) -> dict[str, Clean]:
         return {"clean": Clean(run_id=self.run_id)}
@@ -100,10 +119,12 @@ class Explore(Stage):
             title=title,
             seed=context.config.split.seed,
             cleaning=cleaned["report"].load(),
+            seconds=eda_allowance(context.plan.budget),
         )
         self.output()["files"].dump(dict(result.files))
         summary = {
             "files": sorted(result.files),
+            "plots_left_out": result.summary.get("plots_left_out", []),
             "alerts": [{"kind": a.kind, "column": a.column, "message": a.message} for a in result.alerts],
             "leakage": [{"columns": list(s.columns), "evidence": s.evidence, "score": s.score} for s in result.leakage],
         }

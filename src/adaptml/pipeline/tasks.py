@@ -6,8 +6,10 @@ per artifact (the layout is ``adaptml.pipeline.workspace``).
                     `-> Split -> Select -> Train(model) x N -> Ensemble -> Evaluate -> Refit(model) x N -> Publish
 
 Each task requires every task whose outputs it reads (Train requires Clean, Split, Select and the models before it
-in priority order), so the Luigi graph is the data graph. A task is complete when its outputs exist, so a rerun
-skips finished work (a killed run resumes) and a published run ends at once (its record exists).
+in priority order), so the Luigi graph is the data graph. Explore runs right after Clean (its Luigi priority), so
+its time, bounded by its share of the budget, is spent before the training stages plan with what is left. A task is
+complete when its outputs exist, so a rerun skips finished work (a killed run resumes) and a published run ends at
+once (its record exists).
 """
 
 from __future__ import annotations

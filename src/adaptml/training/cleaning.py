@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from adaptml.errors import DataError
-from adaptml.schema import MISSING_MARKERS, ColumnSpec, coerce_column, infer_column, infer_schema
+from adaptml.schema import MISSING_MARKERS, ColumnSpec, coerce_column, infer_column
 from adaptml.training.task import missing_target_message
 
 __all__ = ["MIN_ROWS", "CleaningReport", "clean"]
@@ -73,9 +73,8 @@ def clean(
     raw = frame.drop(columns=list(drop))
     labels, target_markers = _clean_target(raw[target], target)
     features = raw.drop(columns=[target])
-    schema = infer_schema(features, target=target, task="unknown")
-    typed = schema.coerce(features, strict=False)
-    counts = _value_counts(features, typed, schema.columns)
+    typed, specs = _typed_features(features)
+    counts = _value_counts(features, typed, specs)
     typed[target] = labels
     has_target = typed[target].notna()
     typed = typed.loc[has_target]
@@ -97,7 +96,7 @@ def clean(
         duplicate_rows=int(len(typed) - len(deduplicated)),
         missing_target_rows=int((~has_target).sum()),
         dropped_columns=dropped,
-        kinds={spec.name: spec.kind for spec in schema.columns if spec.name in kept},
+        kinds={spec.name: spec.kind for spec in specs if spec.name in kept},
         parsed_from_text={k: v for k, v in counts["parsed"].items() if k in kept},
         whitespace_stripped=_nonzero(counts["stripped"]),
         missing_markers={k: v for k, v in counts["markers"].items() if v},
@@ -107,6 +106,37 @@ def clean(
         target_missing_markers=target_markers,
     )
     return result, report
+
+
+def _typed_features(features: pd.DataFrame) -> tuple[pd.DataFrame, tuple[ColumnSpec, ...]]:
+    """Each feature's kind and missing markers inferred, and the column converted once.
+
+    Only the kind and the markers matter here (the published schema is inferred from the cleaned frame), so this is
+    not ``infer_schema``, which converts every column twice more (ranges, levels, an example record).
+    """
+    specs, typed = [], {}
+    for name in features.columns:
+        kind, markers = infer_column(features[name])
+        spec = ColumnSpec(name=str(name), kind=kind, missing_markers=markers)
+        typed[spec.name] = _convert(features[name], spec)
+        specs.append(spec)
+    return pd.DataFrame(typed, index=features.index), tuple(specs)
+
+
+def _convert(series: pd.Series, spec: ColumnSpec) -> pd.Series:
+    """``coerce_column`` applied to each distinct text value once, spread back over the rows.
+
+    The conversion reads one value at a time (in Python), so a repeated level costs once instead of once per row;
+    a column of mostly distinct values (or not text) is converted directly.
+    """
+    if not pd.api.types.is_object_dtype(series) and not pd.api.types.is_string_dtype(series):
+        return coerce_column(series, spec, strict=False)
+    codes, levels = pd.factorize(series, use_na_sentinel=True)
+    if 2 * len(levels) > len(series):
+        return coerce_column(series, spec, strict=False)
+    distinct = coerce_column(pd.Series([*levels, None], dtype=object), spec, strict=False).to_numpy()
+    rows = distinct[np.where(codes < 0, len(levels), codes)]
+    return pd.Series(rows, index=series.index, name=series.name, dtype=distinct.dtype)
 
 
 def _clean_target(series: pd.Series, name: str) -> tuple[pd.Series, dict[str, int]]:
