@@ -131,7 +131,7 @@ def test_a_pipeline_learns_from_the_text_and_survives_pickling(
     def rmse(pipeline: Pipeline) -> float:
         return float(np.sqrt(np.mean((test["y"] - pipeline.predict(test)) ** 2)))
 
-    assert rmse(restored) < 0.8 * rmse(blind)
+    assert rmse(restored) < 0.9 * rmse(blind)
 
 
 def test_engineer_matches_the_plan(planned: tuple[pd.DataFrame, FeaturePlan]) -> None:
