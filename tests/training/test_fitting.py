@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from adaptml.training import select_features
+from adaptml.training.portfolio import candidates
 
 from .conftest import Problem, prepare
 from .frames import messy_frame
@@ -74,7 +75,8 @@ def test_fitting_is_seeded(regression: Problem) -> None:
 def test_tuning_searches_within_the_budget_and_keeps_defaults_first(regression: Problem) -> None:
     result = regression.fit("random_forest", cv_folds=2, budget_seconds=1.0)
     assert result.tuning["trials"] >= 1
-    assert set(result.params) <= {"min_samples_leaf", "max_features"}
+    proven = {key for candidate in candidates("random_forest") for key in candidate.for_task("regression")}
+    assert set(result.params) <= proven | {"min_samples_leaf", "max_features"}
 
 
 def test_selection_keeps_informative_features_and_reports_scores(regression: Problem) -> None:

@@ -208,7 +208,11 @@ def _looks_like_id(name: str, column: pd.Series) -> bool:
             return False
         ordered = np.sort(values)
         return bool(np.all(np.diff(ordered) == 1))
-    return not pd.api.types.is_datetime64_any_dtype(column)
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return False
+    # all-distinct prose (reviews, tweets) is free text for the text features, not a key
+    words = column.dropna().astype(str).head(2000).str.split().str.len()
+    return bool(words.empty or words.mean() < 2)
 
 
 def _value_counts(raw: pd.DataFrame, typed: pd.DataFrame, specs: tuple[ColumnSpec, ...]) -> dict[str, dict[str, Any]]:

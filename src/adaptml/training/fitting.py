@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from adaptml.schema import Schema, SchemaCoercer
 from adaptml.training.evaluation import model_output, score
-from adaptml.training.features import ColumnSelector, DateParts, FeaturePlan, make_encoder
+from adaptml.training.features import ColumnSelector, FeaturePlan, derive_step, make_encoder
 from adaptml.training.portfolio import DEFAULT_CONFIG, candidates, run_portfolio
 from adaptml.training.steps import COERCE, DATES, ENCODE, MODEL, SELECT, split_before
 from adaptml.training.task import TaskInfo
@@ -75,7 +75,7 @@ def build_pipeline(
     return Pipeline(
         [
             (COERCE, SchemaCoercer(schema.to_dict())),
-            (DATES, DateParts(plan.datetime)),
+            (DATES, derive_step(plan, seed=seed)),
             (SELECT, ColumnSelector(tuple(plan.features))),
             (ENCODE, make_encoder(model.family, plan, task=info.task, seed=seed)),
             (MODEL, model.estimator(info.task, seed=seed, n_jobs=n_jobs, params=params)),
