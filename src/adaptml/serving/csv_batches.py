@@ -32,7 +32,7 @@ from adaptml.serving.validation import check_width
 
 __all__ = ["BLOCK_BYTES", "BatchTable", "UploadStream", "arrow_problem", "batch_csv", "open_upload"]
 
-BLOCK_BYTES = 4 << 20  # pyarrow's block: about 40,000 rows of a 13-column file per batch
+BLOCK_BYTES = 1 << 20  # pyarrow's block: about 10,000 rows of a 13-column file per batch
 HEADER_BYTES = 1 << 20  # the header line must end within the first MiB
 
 # tables.FORMULA_AT_LINE_START in RE2 syntax (no lookbehind): a formula character at the start or after a break
@@ -71,13 +71,16 @@ def _peek_header(stream: Any) -> bytes:
 
 
 def _header_names(head: bytes) -> tuple[list[str], str] | None:
-    """The header's column names and delimiter; None when the text is not plain UTF-8 CSV (read it whole)."""
+    """The header's column names and delimiter; None when the text read so far is not plain UTF-8 CSV with a plain
+    header (then the body is read whole, and the pandas reader decodes Latin-1 or UTF-16 and unquotes names)."""
+    import codecs
     import csv
 
     line = head.split(b"\n", 1)[0].rstrip(b"\r")
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:8192] or b'"' in line:
         return None
     try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)  # a character cut at the end is fine
         text = line.decode("utf-8-sig")
     except UnicodeDecodeError:
         return None
