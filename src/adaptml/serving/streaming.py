@@ -156,29 +156,32 @@ def _pipeline(
     score: Callable[[Any, int], _Scored],
     observe: Callable[[PredictionResult], None],
 ) -> Iterator[bytes]:
+    """The first batch's rows at once; then batch n+1 is read while batch n scores, and batch n written while
+    batch n+1 scores. An error ends the answer with a trailer line after every row scored before it."""
     pool = ThreadPoolExecutor(1, thread_name_prefix="adaptml-stream")
     pending: Future[_Scored] | None = None
     try:
-        current: _Scored | None = scored
-        header = True
-        while current is not None:
+        observe(scored.result)
+        yield batch_csv(BatchTable(scored.table, scored.result), header=True)
+        row = scored.first_row + scored.table.num_rows
+        while True:
             try:
                 batch, failure = next_batch(), None
             except Exception as error:  # noqa: BLE001 - too late for a status: the answer ends with it
                 batch, failure = None, error
-            following = current.first_row + current.table.num_rows
-            pending = pool.submit(score, batch, following) if batch is not None else None
-            observe(current.result)
-            yield batch_csv(BatchTable(current.table, current.result), header=header)
-            header = False
+            done = pending.result() if pending is not None else None
+            pending = pool.submit(score, batch, row) if batch is not None else None
+            row += batch.num_rows if batch is not None else 0
+            if done is not None:
+                observe(done.result)
+                yield batch_csv(BatchTable(done.table, done.result), header=False)
             if failure is not None:
                 yield _trailer(failure)
                 return
-            try:
-                current = pending.result() if pending is not None else None
-            except Exception as error:  # noqa: BLE001 - too late for a status: the answer ends with it
-                yield _trailer(error)
+            if pending is None:
                 return
+    except Exception as error:  # noqa: BLE001 - a batch that failed to score: the answer ends with it
+        yield _trailer(error)
     finally:
         if pending is not None:
             pending.cancel()
