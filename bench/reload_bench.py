@@ -42,6 +42,7 @@ from bench.trained import ensure_version
 WORKERS = 2
 POLL_SECONDS = 2.0
 SECRET = "bench-reload-secret"
+READY_SECONDS = 600  # a loaded machine can take minutes to start two workers and their Dask clusters
 
 
 @contextmanager
@@ -68,7 +69,7 @@ def gunicorn(registry: Registry, folder: Path, poll_seconds: float) -> Iterator[
     with (folder / f"gunicorn-{poll_seconds:g}.log").open("wb") as log:
         master = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_ready(f"http://127.0.0.1:{port}/readyz", master)
+            wait_ready(f"http://127.0.0.1:{port}/readyz", master, timeout=READY_SECONDS)
             yield f"http://127.0.0.1:{port}", runtime, master
         finally:
             stop(master)
