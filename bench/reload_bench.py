@@ -35,6 +35,7 @@ from adaptml.reload import handler as lambda_handler
 from adaptml.reload.local import run_local
 from adaptml.reload.watch import read_statuses
 from adaptml.s3server import free_port, running_s3
+from adaptml.signing import INSECURE_ENV
 from adaptml.storage import Storage
 from bench.common import Options, run_part, show_table, stop, wait_ready
 from bench.trained import ensure_version
@@ -62,7 +63,7 @@ def gunicorn(registry: Registry, folder: Path, poll_seconds: float) -> Iterator[
     runtime = folder / f"runtime-{poll_seconds:g}"
     env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
     env.update(ADAPTML_CONFIG=str(config), ADAPTML_RUNTIME_DIR=str(runtime), ADAPTML_RELOAD_SECRET=SECRET)
-    env.update(GUNICORN_CMD_ARGS="")
+    env.update(GUNICORN_CMD_ARGS="", **{INSECURE_ENV: "1"})  # the bench publishes unsigned versions
     port = free_port()
     binary = Path(sys.executable).with_name("gunicorn")
     command = [str(binary), "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "adaptml.serving.wsgi:app"]
