@@ -1,7 +1,8 @@
 """A big CSV body read batch by batch, and each batch's results table written as CSV, both by pyarrow.
 
-Reading: the header is peeked from the request stream, then pyarrow's streaming reader parses blocks of
-``BLOCK_BYTES`` as they arrive; only the schema's columns are kept, as text, the numeric ones cast to float64 when
+Reading: the header is peeked from the request stream; a thread spools the body to a temporary file as it arrives
+(``_Spool``), and pyarrow's streaming reader parses blocks of ``BLOCK_BYTES`` from it; only the schema's columns are
+kept, as text, the numeric ones cast to float64 when
 every value is a number (else the schema's coercion reads the markers or names the bad value). A body that is not
 plain UTF-8 text (UTF-16, Latin-1, a quoted header) is read whole instead, for the pandas reader.
 
@@ -15,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -39,24 +42,57 @@ HEADER_BYTES = 1 << 20  # the header line must end within the first MiB
 RISKY = "(^|[\\n\\r\\x{0b}\\x{0c}\\x{1c}\\x{1d}\\x{1e}\\x{85}\\x{2028}\\x{2029}])[=+\\-@\\t\\r]"
 
 
-class _Replay(io.RawIOBase):
-    """The bytes already peeked, then the rest of the request stream: what pyarrow's reader reads from."""
+class _Spool(io.RawIOBase):
+    """The request body copied to a temporary file by a thread, as fast as the client sends it; read from there.
 
-    def __init__(self, head: bytes, rest: Any) -> None:
-        self._head, self._rest = head, rest
+    The answer is written while the body still arrives. A client that sends everything before it reads (most do)
+    would otherwise stall once the answer fills the socket's buffers, and the server stall reading with it; and
+    gunicorn's read deadlines would count the scoring time. The file holds the body on disk, never in memory.
+    """
+
+    def __init__(self, head: bytes, stream: Any) -> None:
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the reader (pyarrow owns it)
+        self._file.write(head)
+        self._size, self._read_at = len(head), 0
+        self._done, self._error = False, cast(BaseException | None, None)
+        self._changed = threading.Condition()
+        threading.Thread(target=self._copy, args=(stream,), name="adaptml-upload-spool", daemon=True).start()
+
+    def _copy(self, stream: Any) -> None:
+        try:
+            while piece := stream.read(1 << 20):
+                with self._changed:
+                    self._file.seek(self._size)
+                    self._file.write(piece)
+                    self._size += len(piece)
+                    self._changed.notify_all()
+        except BaseException as error:  # noqa: BLE001 - raised to the reader (a 413, a client gone)
+            self._error = error
+        finally:
+            with self._changed:
+                self._done = True
+                self._changed.notify_all()
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
-        if self._head:
-            size = min(len(view), len(self._head))
-            view[:size], self._head = self._head[:size], self._head[size:]
+        with self._changed:
+            while self._read_at >= self._size and not self._done:
+                self._changed.wait()
+            if self._read_at >= self._size:
+                if self._error is not None:
+                    raise self._error
+                return 0
+            self._file.seek(self._read_at)
+            size = self._file.readinto(view[: self._size - self._read_at])
+            self._read_at += size
             return size
-        data = self._rest.read(len(view))
-        view[: len(data)] = data
-        return len(data)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _peek_header(stream: Any) -> bytes:
@@ -133,7 +169,7 @@ def open_upload(stream: Any, models: LoadedModels) -> UploadStream | bytes:
     raw = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     try:
         reader = arrow_csv.open_csv(
-            io.BufferedReader(_Replay(raw, stream), buffer_size=1 << 20),
+            io.BufferedReader(_Spool(raw, stream), buffer_size=1 << 20),
             read_options=arrow_csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True),
             parse_options=arrow_csv.ParseOptions(delimiter=sep, newlines_in_values=False),
             convert_options=arrow_csv.ConvertOptions(
