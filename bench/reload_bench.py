@@ -5,6 +5,10 @@ against the embedded S3 server, serving the trained hotel_rates version. Two pat
 publishes: the notification path (S3 event -> SQS -> the Lambda handler run locally -> signed POST to one worker ->
 its sibling through the runtime directory) with polling off, and ETag polling alone (every 2 s) with no notification.
 Times come from the workers' own status files (``switched_at``). Results: bench/results/reload.json.
+
+The notification path runs twice: republishing the same files (a new version whose models did not change: the
+workers reuse the models they hold, by sha256), and with every model changed (each pickle gets a unique tag after
+its STOP opcode, which unpickling ignores), so each worker must verify, unpickle and smoke-test every model.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from adaptml.reload import handler as lambda_handler
 from adaptml.reload.local import run_local
 from adaptml.reload.watch import read_statuses
 from adaptml.s3server import free_port, running_s3
+from adaptml.signing import INSECURE_ENV
 from adaptml.storage import Storage
 from bench.common import Options, run_part, show_table, stop, wait_ready
 from bench.trained import ensure_version
@@ -38,6 +43,7 @@ from bench.trained import ensure_version
 WORKERS = 2
 POLL_SECONDS = 2.0
 SECRET = "bench-reload-secret"
+READY_SECONDS = 600  # a loaded machine can take minutes to start two workers and their Dask clusters
 
 
 @contextmanager
@@ -57,14 +63,14 @@ def gunicorn(registry: Registry, folder: Path, poll_seconds: float) -> Iterator[
     runtime = folder / f"runtime-{poll_seconds:g}"
     env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
     env.update(ADAPTML_CONFIG=str(config), ADAPTML_RUNTIME_DIR=str(runtime), ADAPTML_RELOAD_SECRET=SECRET)
-    env.update(GUNICORN_CMD_ARGS="")
+    env.update(GUNICORN_CMD_ARGS="", **{INSECURE_ENV: "1"})  # the bench publishes unsigned versions
     port = free_port()
     binary = Path(sys.executable).with_name("gunicorn")
     command = [str(binary), "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "adaptml.serving.wsgi:app"]
     with (folder / f"gunicorn-{poll_seconds:g}.log").open("wb") as log:
         master = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            wait_ready(f"http://127.0.0.1:{port}/readyz", master)
+            wait_ready(f"http://127.0.0.1:{port}/readyz", master, timeout=READY_SECONDS)
             yield f"http://127.0.0.1:{port}", runtime, master
         finally:
             stop(master)
@@ -81,6 +87,14 @@ def wait_all_on(runtime: Path, master: Any, version: str, timeout: float = 120) 
     raise RuntimeError(f"not every worker reached {version} within {timeout:.0f} s")
 
 
+def changed_models(files: dict[str, bytes], tag: str) -> dict[str, bytes]:
+    """The files with every model's pickle made unique: a tag after the pickle's STOP opcode (ignored by unpickling)."""
+    return {
+        path: data + f"#{tag}".encode() if path.startswith("models/") and path.endswith(".pkl") else data
+        for path, data in files.items()
+    }
+
+
 def publish_rounds(
     registry: Registry,
     files: dict[str, bytes],
@@ -89,13 +103,16 @@ def publish_rounds(
     master: Any,
     tag: str,
     rounds: int,
+    *,
+    change_models: bool = False,
 ) -> list[dict[str, Any]]:
     """Publish ``rounds`` new versions one after another; time each until all workers serve it."""
     results = []
     for index in range(rounds):
         version = f"bench-{tag}-{index + 1}"
+        published_files = changed_models(files, version) if change_models else files
         started = time.time()
-        registry.publish(version, files, metadata)
+        registry.publish(version, published_files, metadata)
         published = time.time()
         statuses = wait_all_on(runtime, master, version)
         last = max(s["switched_at"] for s in statuses)
@@ -156,6 +173,9 @@ def run(options: Options) -> dict[str, Any]:
             try:
                 time.sleep(2.0)  # the runner configures the bucket and starts long-polling
                 notified = summary(publish_rounds(registry, files, metadata, runtime, master, "notified", rounds))
+                changed = summary(
+                    publish_rounds(registry, files, metadata, runtime, master, "changed", rounds, change_models=True)
+                )
             finally:
                 stop_runner.set()
                 runner.join(timeout=10)
@@ -165,6 +185,7 @@ def run(options: Options) -> dict[str, Any]:
         "version": {"dataset": "hotel_rates", "files": len(files), "mb": round(sum(map(len, files.values())) / 1e6, 1)},
         "workers": WORKERS,
         "notification_path": notified,
+        "notification_path_models_changed": changed,
         "polling_path": {**polled, "poll_seconds": POLL_SECONDS},
     }
 
@@ -180,6 +201,7 @@ def report(results: dict[str, Any]) -> None:
     rows = []
     for label, key in (
         ("notification (S3 -> SQS -> handler -> POST)", "notification_path"),
+        ("notification, every model changed", "notification_path_models_changed"),
         (f"polling every {POLL_SECONDS:g} s", "polling_path"),
     ):
         part = results[key]

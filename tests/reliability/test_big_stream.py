@@ -5,10 +5,14 @@ gunicorn serves the app (one worker, as in production) with ``serving.max_upload
 Content-Length; it stops sending as soon as the server answers. Checked: the answer is a 413, the server took a
 small fraction of the gigabyte, the worker's resident memory stayed within a small margin of its size before, and
 the worker still predicts afterwards.
+
+A CSV body answered as CSV is streamed instead (serving/streaming.py): half of one is sent, its first answered rows
+come back before the rest is sent, so the worker never waited for (nor held) the whole body.
 """
 
 from __future__ import annotations
 
+import io
 import select
 import socket
 import threading
@@ -17,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import psutil
 import pytest
 import requests
@@ -164,3 +169,49 @@ def test_the_limit_names_itself(served):
     response = requests.post(f"{served.url}/api/v1/predict", data=body, headers={"Content-Type": "text/csv"})
     assert response.status_code == 413
     assert f"{LIMIT_MB:g} MB limit (serving.max_upload_mb)" in response.json()["message"]
+
+
+STREAMED_ROWS = 150_000  # 3.6 MB: a few of the reader's 1 MiB batches, within the 8 MB limit
+FIRST_PART_ROWS = 100_000
+
+
+def _dechunk(body: bytes) -> bytes:
+    """A chunked HTTP body's payload."""
+    out, at = bytearray(), 0
+    while True:
+        end = body.index(b"\r\n", at)
+        size = int(body[at:end].split(b";")[0], 16)
+        if size == 0:
+            return bytes(out)
+        out += body[end + 2 : end + 2 + size]
+        at = end + 2 + size + 2
+
+
+def test_a_streamed_upload_is_answered_while_it_arrives(served):
+    """Half the body sent, the answer's first rows arrive; only then the rest is sent. Every row is answered."""
+    port = int(served.url.rsplit(":", 1)[1])
+    head = (
+        f"POST /api/v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/csv\r\nAccept: text/csv\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    parts = [b"size,rooms,city,listed\n" + ROW * FIRST_PART_ROWS, ROW * (STREAMED_ROWS - FIRST_PART_ROWS)]
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        sock.sendall(head.encode() + f"{len(parts[0]):x}\r\n".encode() + parts[0] + b"\r\n")
+        early = b""
+        while early.count(b"\n") < 20:  # the status line, the headers and the first answered rows
+            piece = sock.recv(65536)
+            assert piece, "the server closed the connection before answering"
+            early += piece
+        sock.sendall(f"{len(parts[1]):x}\r\n".encode() + parts[1] + b"\r\n0\r\n\r\n")
+        answer = early
+        while piece := sock.recv(1 << 20):
+            answer += piece
+    status, _, rest = answer.partition(b"\r\n")
+    assert b" 200 " in status, answer[:300]
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in headers.lower()
+    table = pd.read_csv(io.BytesIO(_dechunk(body)))
+    assert len(table) == STREAMED_ROWS
+    predictions = [column for column in table.columns if column.endswith("_prediction")]
+    assert predictions and table[predictions].notna().all().all()
+    assert (table["city"] == "paris").all()

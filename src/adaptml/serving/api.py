@@ -10,11 +10,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from adaptml.errors import InputError
 from adaptml.serving.explain import MAX_EXPLAIN_ROWS, explain_model
+from adaptml.serving.limits import is_streamed_upload
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.parsing import CSV, JSON, MULTIPART, Records, media_type, parse_body_input, parse_csv
 from adaptml.serving.predict import PredictionResult, with_optional
 from adaptml.serving.state import VERSION_HEADER, serving_state
-from adaptml.serving.streaming import STREAM_ROWS, check_chunks, stream_csv
+from adaptml.serving.streaming import STREAM_ROWS, check_chunks, stream_answer, stream_csv
 from adaptml.serving.tables import mlflow_payload, result_payload, results_frame, to_safe_csv
 
 __all__ = ["blueprint", "download_name", "request_frame"]
@@ -65,7 +66,13 @@ def predict() -> Response:
     """Every model's predictions for one or many records, as JSON (or CSV when asked; streamed for big batches)."""
     state = serving_state()
     models = state.store.get()
-    given = request_frame(state.settings.serving.max_rows)
+    if is_streamed_upload():  # a big CSV body: read, scored and answered batch by batch (streaming.py)
+        answer = stream_answer(state, models, request.stream)
+        if isinstance(answer, Response):
+            return answer
+        given = parse_body_input(answer, request.content_type, max_rows=state.settings.serving.max_rows)
+    else:
+        given = request_frame(state.settings.serving.max_rows)
     if _wants_csv() and isinstance(given, pd.DataFrame) and len(given) > STREAM_ROWS:
         given = with_optional(given.rename(columns=str), models.unused_columns)
         check_chunks(models.schema, given, STREAM_ROWS)  # a bad value is a 4xx before the first byte

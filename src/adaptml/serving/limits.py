@@ -9,7 +9,9 @@
 - rows: a CSV body with over twice ``serving.max_rows`` lines is refused before pandas reads a million of them
   (JSON's brackets are counted the same way by ``parsing.parse_json``);
 - names: no column name longer than ``MAX_NAME_CHARS``.
-After parsing, ``validation.check_width`` applies the same width to the frame, whatever shape it came in.
+A big CSV body answered as CSV (``is_streamed_upload``) is not read here: ``streaming.py`` reads it batch by batch
+and applies the same size, width and row limits as it goes. After parsing, ``validation.check_width`` applies the
+same width to the frame, whatever shape it came in.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from adaptml.errors import InputError, PayloadTooLarge
 from adaptml.schema import Schema
 from adaptml.serving.http_errors import too_large_response
-from adaptml.serving.parsing import CSV_TYPES, JSON_TYPES, MULTIPART, check_rows, media_type
+from adaptml.serving.parsing import CSV, CSV_TYPES, JSON, JSON_TYPES, MULTIPART, check_rows, media_type
 from adaptml.serving.validation import MAX_NAME_CHARS, MIN_WIDTH, width_limit
 
-__all__ = ["RECORD_BYTES", "check_csv_shape", "check_json_shape", "init_limits"]
+__all__ = ["RECORD_BYTES", "STREAM_BYTES", "check_csv_shape", "check_json_shape", "init_limits", "is_streamed_upload"]
 
 RECORD_BYTES = 1024 * 1024  # the most one record (an object, an array row, a CSV line) may average
 BOUNDED_ENDPOINTS = frozenset({"api.predict", "api.invocations", "pages.upload", "pages.predict_form"})
+STREAM_BYTES = 4 << 20  # a CSV body this big (or sent chunked) and answered as CSV is streamed
 LONG_KEY = re.compile(rb'"(?:[^"\\]|\\.){%d,}"\s*:' % (MAX_NAME_CHARS + 1))
 
 
@@ -96,6 +99,19 @@ def _check_body(width: int, limit: int | None, max_rows: int) -> None:
         check_csv_shape(_body(limit), width=width, max_rows=max_rows)
 
 
+def is_streamed_upload() -> bool:
+    """A CSV body to the predict API, answered as CSV, of ``STREAM_BYTES`` or more or of unknown length (chunked):
+    read, scored and answered batch by batch (``streaming.py``), never held whole."""
+    accept = request.accept_mimetypes
+    return (
+        request.endpoint == "api.predict"
+        and media_type(request.content_type) in CSV_TYPES
+        and accept.best_match([JSON, CSV]) == CSV
+        and accept[CSV] > accept[JSON]
+        and (request.content_length is None or request.content_length >= STREAM_BYTES)
+    )
+
+
 def init_limits(app: Flask, schema_of: Callable[[], Schema | None], *, max_rows: int) -> None:
     """Check every prediction request's size, then its shape, before its route parses it. ``schema_of`` returns
     the served schema (or None), which sets the width allowed."""
@@ -107,5 +123,7 @@ def init_limits(app: Flask, schema_of: Callable[[], Schema | None], *, max_rows:
         limit = app.config.get("MAX_CONTENT_LENGTH")
         if limit is not None and request.content_length is not None and request.content_length > limit:
             return too_large_response()  # before a byte of the body is read
+        if is_streamed_upload():
+            return None  # checked as it is read
         _check_body(width_limit(schema_of()), limit, max_rows)
         return None

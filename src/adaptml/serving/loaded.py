@@ -66,6 +66,13 @@ class LoadedModels:
     predictors: dict[str, Any] = field(default_factory=dict, repr=False)
     fast_paths: dict[str, FastPath] | None = None  # None until derived (off the request path)
     unused_columns: tuple[str, ...] = ()  # columns no model uses (feature selection dropped them): optional
+    reused: frozenset[str] = frozenset()  # models whose verified pickle the previous version had: not unpickled again
+
+    def by_sha256(self) -> dict[str, Any]:
+        """Each model object keyed by the sha256 of its pickle, as the manifest lists it."""
+        files = self.manifest.get("files") or {}
+        pickles = {name: files.get(f"{MODEL_PREFIX}{name}{MODEL_SUFFIX}") or {} for name in self.models}
+        return {entry["sha256"]: self.models[name] for name, entry in pickles.items() if entry.get("sha256")}
 
     def predictor(self, name: str) -> tuple[Any, bool]:
         """What to call for a model, and whether it takes the already-coerced frame (else raw records)."""
@@ -142,8 +149,11 @@ def _leaderboard_infos(manifest: dict[str, Any], names: list[str]) -> tuple[Mode
     return tuple(by_rank + unranked)
 
 
-def load_models(loaded: LoadedVersion) -> LoadedModels:
-    """Unpickle every model of a verified version (the registry has already checked every sha256)."""
+def load_models(loaded: LoadedVersion, *, reuse: dict[str, Any] | None = None) -> LoadedModels:
+    """Unpickle every model of a verified version (the registry has already checked every sha256).
+
+    ``reuse`` maps the sha256 of pickles already unpickled (and smoke-tested) by the served version to their
+    objects: a model whose verified pickle has the same content is taken from there instead of unpickled again."""
     if "schema.json" not in loaded.files:
         raise RegistryError(f"{loaded.version}: no schema.json in the version")
     try:
@@ -158,7 +168,11 @@ def load_models(loaded: LoadedVersion) -> LoadedModels:
     if not names:
         raise RegistryError(f"{loaded.version}: the version has no models/*.pkl")
     models: dict[str, Any] = {}
+    reused = _reusable(loaded, names, reuse or {})
     for name in names:
+        if name in reused:
+            models[name] = reused[name]
+            continue
         try:
             models[name] = pickle.load(io.BytesIO(loaded.files[f"{MODEL_PREFIX}{name}{MODEL_SUFFIX}"]))
         except Exception as error:  # noqa: BLE001 - any unpickling failure refuses the version
@@ -177,7 +191,19 @@ def load_models(loaded: LoadedVersion) -> LoadedModels:
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
         predictors=share_steps(tails),
         unused_columns=unused_columns(schema, ordered),
+        reused=frozenset(reused),
     )
+
+
+def _reusable(loaded: LoadedVersion, names: list[str], reuse: dict[str, Any]) -> dict[str, Any]:
+    """The models whose pickle (verified against the manifest) has a sha256 ``reuse`` holds an object for."""
+    files = loaded.manifest.get("files") or {}
+    found = {}
+    for name in names:
+        entry = files.get(f"{MODEL_PREFIX}{name}{MODEL_SUFFIX}") or {}
+        if entry.get("sha256") in reuse:
+            found[name] = reuse[entry["sha256"]]
+    return found
 
 
 def _after_coercion(model: Any, schema: Schema) -> Any | None:
@@ -201,9 +227,21 @@ def _after_coercion(model: Any, schema: Schema) -> Any | None:
 
 
 def smoke_test(models: LoadedModels) -> None:
-    """Predict the schema's example record with every model; any failure refuses the whole version."""
+    """Predict the schema's example record with every model; any failure refuses the whole version.
+
+    Single-threaded: one record through OpenMP thread pools costs milliseconds per tree stage on a busy host
+    (seconds per version), against microseconds on one thread."""
+    from adaptml.serving.threads import single_threaded
+
     frame = models.example_frame()
+    with single_threaded():
+        _smoke_each(models, frame)
+
+
+def _smoke_each(models: LoadedModels, frame: pd.DataFrame) -> None:
     for name, model in models.models.items():
+        if name in models.reused:
+            continue  # the same pickle passed when the served version was loaded
         try:
             predicted = model.predict(frame)
         except Exception as error:  # noqa: BLE001 - a model that cannot predict the example is refused

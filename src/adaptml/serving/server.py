@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 from rich.console import Console
 
 from adaptml.config import Config
+from adaptml.registry import Registry
+from adaptml.reload.host_cache import HostCachedStorage
 from adaptml.serving.app import create_app
 from adaptml.serving.dask_engine import DaskEngine
 from adaptml.serving.settings import Environment, ServingSettings
@@ -17,9 +21,19 @@ __all__ = ["production_app", "serve_command"]
 
 def production_app(config: Config, environment: Environment) -> Flask:
     """The app as ``adaptml serve`` and gunicorn run it: the config plus what the environment says, and batches on
-    the Dask scheduler at ``DASK_SCHEDULER_ADDRESS`` (a LocalCluster, started on first use, when it is unset)."""
+    the Dask scheduler at ``DASK_SCHEDULER_ADDRESS`` (a LocalCluster, started on first use, when it is unset).
+
+    Version files are downloaded once per host into the runtime directory the host's workers share
+    (``reload/host_cache.py``), in parallel; the registry verifies them in each worker as always."""
     settings = ServingSettings.from_config(config, environment)
-    return create_app(settings, dask=DaskEngine(environment.dask_scheduler))
+    registry = Registry(settings.registry, settings.project, keys=settings.keys)
+    cached = HostCachedStorage(registry.storage, registry.project_uri.join("versions"), host_cache_dir(settings))
+    registry = Registry(settings.registry, settings.project, keys=settings.keys, storage=cached)
+    return create_app(settings, registry=registry, dask=DaskEngine(environment.dask_scheduler))
+
+
+def host_cache_dir(settings: ServingSettings) -> Path:
+    return settings.resolved_runtime_dir() / "versions"
 
 
 def _describe(store: ModelStore) -> str:

@@ -1,8 +1,10 @@
 """The ModelStore: holds one immutable ``LoadedModels`` and swaps it atomically when a good version arrives.
 
 A refresh downloads a version (the registry verifies the signatures and every sha256), unpickles it, smoke-predicts
-the schema's example record with every model and only then swaps the reference. Any failure is recorded as a
-refusal and the old set keeps serving. Requests take the reference once, so no response mixes two versions.
+the schema's example record with every model and only then swaps the reference. A model whose verified pickle has
+the same sha256 as one of the served version is neither unpickled nor smoke-tested again: the object is reused.
+Any failure is recorded as a refusal and the old set keeps serving. Requests take the reference once, so no response
+mixes two versions.
 
 The store never goes back on its own: a LATEST whose sequence is not above the one served (a replayed pointer), or
 a version published before the served one, is refused unless LATEST says it was promoted on purpose
@@ -79,12 +81,12 @@ class ModelStore:
         self,
         registry: Registry,
         *,
-        loader: Callable[[LoadedVersion], LoadedModels] = load_models,
+        loader: Callable[[LoadedVersion], LoadedModels] | None = None,
         smoke: Callable[[LoadedModels], None] = smoke_test,
         derive: Callable[[LoadedModels], LoadedModels] | None = derive_fast_paths,
     ) -> None:
         self.registry = registry
-        self._loader = loader
+        self._loader = loader or self._load_reusing
         self._smoke = smoke
         self._derive = derive
         self._derived = threading.Event()
@@ -158,6 +160,11 @@ class ModelStore:
             except Exception:  # noqa: BLE001 - a listener must not undo a good swap
                 log.exception("a model-swap listener failed")
         return RefreshOutcome("loaded", models.version)
+
+    def _load_reusing(self, loaded: LoadedVersion) -> LoadedModels:
+        """Unpickle a verified version, taking the models whose pickle is unchanged from the served version."""
+        current = self._current
+        return load_models(loaded, reuse=current.by_sha256() if current is not None else None)
 
     def _check_forward(self, pointer: Latest | None) -> None:
         """Refuse a LATEST that is not newer than the one served: an old signed pointer written back."""

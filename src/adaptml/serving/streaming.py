@@ -1,23 +1,58 @@
-"""Big batches answered as CSV chunk by chunk: memory bounded by one chunk's work, not by the whole result.
+"""Big CSV uploads answered as CSV while they arrive: memory bounded by a few batches, not by the upload.
 
-A 600,000-row upload would otherwise hold every model's outputs, the results table and its CSV text at once.
-Every chunk is validated before the first byte is sent (a bad value is still a 4xx naming its row in the whole
-file), then the chunks are predicted with one model version and written with the same CSV writer, the header once.
+A CSV body (``Accept: text/csv``) of ``STREAM_BYTES`` or more, or sent chunked, is read from the request stream
+block by block by pyarrow's streaming CSV reader; each batch is validated with the version's schema, scored by
+every model (the compiled scorers, on the Dask cluster when there is one) while the previous batch is written out
+as CSV by pyarrow, the header once. At most three batches exist at a time (one read, one scored, one written).
+
+Errors: the header (missing, repeated or too many columns) and the first batch are checked before the response
+starts, so a bad file is still a 4xx naming its row and column. A problem found later (a bad value in row 400,000,
+more than ``serving.max_rows`` rows, the size limit reached by a chunked body) can no longer change the status: the
+answer then ends with one trailer line, ``#error: row N, column 'c': ...``, after the rows already answered, and the
+rows before it are complete and correct. A body that is not UTF-8 text is read whole and answered as before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
+from flask import Response
+from werkzeug.exceptions import HTTPException
 
+from adaptml.errors import AdaptmlError, EngineUnavailable, InputError
 from adaptml.schema import Schema
-from adaptml.serving.predict import PredictionResult, prepare_input
+from adaptml.serving.csv_batches import BatchTable, UploadStream, arrow_problem, batch_csv, open_upload
+from adaptml.serving.limits import check_csv_shape
+from adaptml.serving.loaded import LoadedModels
+from adaptml.serving.parsing import CSV
+from adaptml.serving.predict import (
+    ENGINE_DASK,
+    ENGINE_DIRECT,
+    BatchEngine,
+    PredictionResult,
+    predict_direct,
+    prepare_input,
+)
+from adaptml.serving.state import VERSION_HEADER, ServingState
 from adaptml.serving.tables import results_frame, to_safe_csv
+from adaptml.serving.validation import width_limit
+from adaptml.serving.warnings import input_warnings
 
-__all__ = ["STREAM_ROWS", "check_chunks", "chunk_bounds", "stream_csv"]
+__all__ = [
+    "STREAM_ROWS",
+    "check_chunks",
+    "chunk_bounds",
+    "stream_answer",
+    "stream_csv",
+    "stream_upload",
+]
 
-STREAM_ROWS = 50_000  # rows per chunk, and the batch size from which a CSV answer is streamed
+STREAM_ROWS = 50_000  # rows per chunk when a parsed frame is answered chunk by chunk
+ERROR_PREFIX = b"#error: "
 
 
 def chunk_bounds(rows: int, size: int = STREAM_ROWS) -> list[tuple[int, int]]:
@@ -33,7 +68,149 @@ def check_chunks(schema: Schema, frame: pd.DataFrame, size: int = STREAM_ROWS) -
 def stream_csv(
     predict: Callable[[pd.DataFrame], PredictionResult], frame: pd.DataFrame, size: int = STREAM_ROWS
 ) -> Iterator[bytes]:
-    """The results table of ``frame`` as CSV, predicted and written one chunk at a time (pyarrow's writer)."""
+    """The results table of an already parsed ``frame`` as CSV, predicted and written one chunk at a time."""
     for index, (start, stop) in enumerate(chunk_bounds(len(frame), size)):
         result = predict(frame.iloc[start:stop].reset_index(drop=True))
         yield to_safe_csv(results_frame(result), arrow=True, header=index == 0)
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One batch: its first row's number in the file, its inputs (as read) and every model's outputs."""
+
+    first_row: int
+    table: Any
+    result: PredictionResult
+
+
+def _frame(batch: Any) -> pd.DataFrame:
+    """A batch as the pandas frame the prediction core validates (numbers as float64, text as objects)."""
+    columns = zip(batch.schema.names, batch.columns, strict=True)
+    return pd.DataFrame({name: column.to_numpy(zero_copy_only=False) for name, column in columns})
+
+
+def score_batch(models: LoadedModels, batch: Any, first_row: int, dask: BatchEngine | None) -> _Scored:
+    """Validate one batch (rows numbered from ``first_row``) and score it with every model of ``models``."""
+    prepared = prepare_input(models.schema, _frame(batch), row_offset=first_row)
+    names = [info.name for info in models.infos]
+    outputs, engine, warnings = None, ENGINE_DIRECT, tuple[str, ...]()
+    if dask is not None:
+        try:
+            outputs, engine = dask.predict(models, prepared, names), ENGINE_DASK
+        except EngineUnavailable as error:
+            warnings = (f"the Dask cluster is unavailable ({error}); predicted directly instead",)
+    if outputs is None:
+        outputs = predict_direct(models, prepared, names)
+    result = PredictionResult(
+        models.project,
+        models.version,
+        models.task,
+        models.infos,
+        outputs,
+        given=lambda: prepared.inputs,
+        engine=engine,
+        warnings=warnings,
+        extra_columns=prepared.extras,
+        input_warnings=input_warnings(models.schema, prepared.columns),
+    )
+    return _Scored(first_row, batch, result)
+
+
+def stream_upload(
+    upload: UploadStream,
+    models: LoadedModels,
+    *,
+    dask: BatchEngine | None,
+    max_rows: int,
+    observe: Callable[[PredictionResult], None] = lambda result: None,
+) -> Iterator[bytes]:
+    """The answer's CSV bytes, batch by batch; the first batch is scored before this returns (errors there raise).
+
+    Scoring batch n+1 (in a thread: the scorers and Dask release the GIL) overlaps writing batch n.
+    """
+    batches = upload.batches()
+    rows = 0
+
+    def next_batch() -> Any | None:
+        nonlocal rows
+        try:
+            batch = next(batches, None)
+        except ValueError as error:  # pyarrow's ArrowInvalid: a ragged row, an unclosed quote, bad UTF-8
+            raise InputError(f"the CSV body is not readable after row {rows:,}: {arrow_problem(error)}") from error
+        if batch is not None:
+            rows += batch.num_rows
+            if rows > max_rows:
+                raise InputError(f"too many rows: more than {max_rows:,} records (the serving.max_rows limit)")
+        return batch
+
+    first = next_batch()
+    if first is None:
+        raise InputError("the CSV body has a header but no data rows")
+    scored = score_batch(models, first, 1, dask)
+    return _pipeline(scored, next_batch, lambda batch, row: score_batch(models, batch, row, dask), observe)
+
+
+def _pipeline(
+    scored: _Scored,
+    next_batch: Callable[[], Any | None],
+    score: Callable[[Any, int], _Scored],
+    observe: Callable[[PredictionResult], None],
+) -> Iterator[bytes]:
+    """The first batch's rows at once; then batch n+1 is read while batch n scores, and batch n written while
+    batch n+1 scores. An error ends the answer with a trailer line after every row scored before it."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="adaptml-stream")
+    pending: Future[_Scored] | None = None
+    try:
+        observe(scored.result)
+        yield batch_csv(BatchTable(scored.table, scored.result), header=True)
+        row = scored.first_row + scored.table.num_rows
+        while True:
+            try:
+                batch, failure = next_batch(), None
+            except Exception as error:  # noqa: BLE001 - too late for a status: the answer ends with it
+                batch, failure = None, error
+            done = pending.result() if pending is not None else None
+            pending = pool.submit(score, batch, row) if batch is not None else None
+            row += batch.num_rows if batch is not None else 0
+            if done is not None:
+                observe(done.result)
+                yield batch_csv(BatchTable(done.table, done.result), header=False)
+            if failure is not None:
+                yield _trailer(failure)
+                return
+            if pending is None:
+                return
+    except Exception as error:  # noqa: BLE001 - a batch that failed to score: the answer ends with it
+        yield _trailer(error)
+    finally:
+        if pending is not None:
+            pending.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _trailer(error: BaseException) -> bytes:
+    """The line that ends an answer cut short by an error found after its first rows were sent."""
+    if isinstance(error, AdaptmlError):
+        text = str(error)
+    elif isinstance(error, HTTPException):
+        text = f"{error.code} {error.name}: {error.description}"
+    else:
+        text = f"the rows after these could not be answered ({type(error).__name__})"
+    return ERROR_PREFIX + " ".join(text.split()).encode("utf-8", "replace") + b"\n"
+
+
+def stream_answer(state: ServingState, models: LoadedModels, stream: Any) -> Response | bytes:
+    """The streamed CSV answer to a CSV body read from ``stream``, or the whole body when it must be read whole."""
+    upload = open_upload(stream, models)
+    if isinstance(upload, bytes):  # checked as the limits check any body read whole
+        check_csv_shape(upload, width=width_limit(models.schema), max_rows=state.settings.serving.max_rows)
+        return upload
+    chunks = stream_upload(
+        upload, models, dask=state.dask, max_rows=state.settings.serving.max_rows, observe=state.metrics.observe
+    )
+    response = Response(chunks, mimetype=CSV)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{models.project}-{models.version}-predictions.csv"'
+    )
+    response.headers[VERSION_HEADER] = models.version
+    return response
