@@ -29,13 +29,15 @@ from sklearn.utils.extmath import softmax
 
 from adaptml.serving.compiled.columns import CompileRefused
 from adaptml.serving.compiled.encoders import Encoded, category_codes
+from adaptml.serving.compiled.trees import TreeTable, hgb_table, sklearn_forest_table
 from adaptml.training.boosting import BoosterClassifier, BoosterRegressor
 
-__all__ = ["Output", "Scorer", "compile_estimator"]
+__all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator"]
 
 Output = tuple[np.ndarray, np.ndarray | None]
 LINEAR_REGRESSORS = (Ridge, RidgeCV, LinearRegression, Lasso, ElasticNet)
 FORESTS = (RandomForestRegressor, RandomForestClassifier, ExtraTreesRegressor, ExtraTreesClassifier)
+TABLE_ROWS = 16  # up to this many rows a tree table's walk beats the library's call; beyond, the library's call
 
 
 @dataclass(frozen=True)
@@ -66,9 +68,12 @@ def _linear(model: Any) -> Scorer:
 
 def _forest(model: Any) -> Scorer:
     trees = [estimator.tree_ for estimator in model.estimators_]
+    table = sklearn_forest_table(model)
     if not hasattr(model, "classes_"):
 
         def regress(matrix: np.ndarray) -> Output:
+            if len(matrix) <= TABLE_ROWS:
+                return table.raw(matrix)[:, 0] / len(trees), None
             data = np.ascontiguousarray(matrix, dtype="float32")
             total = np.zeros(len(data))
             for tree in trees:
@@ -79,17 +84,22 @@ def _forest(model: Any) -> Scorer:
     classes, width = np.asarray(model.classes_), len(model.classes_)
 
     def classify(matrix: np.ndarray) -> Output:
-        data = np.ascontiguousarray(matrix, dtype="float32")
-        total = np.zeros((len(data), width))
-        for tree in trees:
-            proba = tree.predict(data)[:, :width]
-            normalizer = proba.sum(axis=1)[:, np.newaxis]
-            normalizer[normalizer == 0.0] = 1.0
-            total += proba / normalizer
+        total = table.raw(matrix) if len(matrix) <= TABLE_ROWS else _forest_native(trees, matrix, width)
         total /= len(trees)
         return classes.take(np.argmax(total, axis=1), axis=0), total
 
     return Scorer("forest", classify, tuple(classes.tolist()))
+
+
+def _forest_native(trees: list[Any], matrix: np.ndarray, width: int) -> np.ndarray:
+    data = np.ascontiguousarray(matrix, dtype="float32")
+    total = np.zeros((len(data), width))
+    for tree in trees:
+        proba = tree.predict(data)[:, :width]
+        normalizer = proba.sum(axis=1)[:, np.newaxis]
+        normalizer[normalizer == 0.0] = 1.0
+        total += proba / normalizer
+    return total
 
 
 def _hgb_layout(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.ndarray]:
@@ -127,9 +137,12 @@ def _hist_gradient_boosting(model: Any, encoded: Encoded) -> Scorer:
     layout = _hgb_layout(model, encoded)
     bitsets, index_map = model._bin_mapper.make_known_categories_bitsets()  # once, not per call as predict does
     predictors = [list(enumerate(iteration)) for iteration in model._predictors]
+    table: TreeTable = hgb_table(model)
 
     def raw(matrix: np.ndarray) -> np.ndarray:
         data = layout(matrix)
+        if len(data) <= TABLE_ROWS:
+            return table.raw(data)
         scores = np.zeros((len(data), model.n_trees_per_iteration_), dtype=model._baseline_prediction.dtype, order="F")
         scores += model._baseline_prediction
         for iteration in predictors:
