@@ -30,6 +30,7 @@ from sklearn.utils.extmath import softmax
 from adaptml.serving.compiled.columns import CompileRefused
 from adaptml.serving.compiled.encoders import Encoded, category_codes
 from adaptml.serving.compiled.trees import TreeTable, hgb_table, sklearn_forest_table
+from adaptml.serving.compiled.xgboost_trees import xgboost_table
 from adaptml.training.boosting import BoosterClassifier, BoosterRegressor
 
 __all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator"]
@@ -174,7 +175,14 @@ def _booster_call(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.nda
     if model.library == "xgboost":
         booster = copy.deepcopy(model.model_.get_booster())
         booster.set_param({"nthread": 1})
-        return lambda matrix: np.asarray(booster.inplace_predict(matrix, validate_features=False))
+        table, transform = xgboost_table(booster)
+
+        def xgboost_call(matrix: np.ndarray) -> np.ndarray:
+            if len(matrix) <= TABLE_ROWS:
+                return transform(table.raw(matrix))
+            return np.asarray(booster.inplace_predict(matrix, validate_features=False))
+
+        return xgboost_call
     raise CompileRefused(f"unknown booster library {model.library!r}")
 
 
