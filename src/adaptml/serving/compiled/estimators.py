@@ -29,7 +29,7 @@ from sklearn.utils.extmath import softmax
 
 from adaptml.serving.compiled.columns import CompileRefused
 from adaptml.serving.compiled.encoders import Encoded, category_codes
-from adaptml.serving.compiled.trees import TreeTable, hgb_table, sklearn_forest_table
+from adaptml.serving.compiled.trees import TreeTable, hgb_table, read_through, sklearn_forest_table
 from adaptml.serving.compiled.xgboost_trees import xgboost_table
 from adaptml.training.boosting import BoosterClassifier, BoosterRegressor
 
@@ -103,10 +103,12 @@ def _forest_native(trees: list[Any], matrix: np.ndarray, width: int) -> np.ndarr
     return total
 
 
-def _hgb_layout(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.ndarray]:
-    """The matrix HGB's own preprocessor makes: categorical columns first, as its ordinal codes."""
+def _hgb_layout(model: Any, encoded: Encoded) -> tuple[Callable[[np.ndarray], np.ndarray], TreeTable]:
+    """The matrix HGB's own preprocessor makes (categorical columns first, as its ordinal codes), and the model's
+    tree table reading the encoder's matrix directly."""
+    table = hgb_table(model)
     if model._preprocessor is None:
-        return lambda matrix: matrix
+        return (lambda matrix: matrix), table
     if not encoded.native:
         raise CompileRefused("HistGradientBoosting with categories from a non-native encoder")
     is_categorical = np.asarray(model.is_categorical_, dtype=bool)
@@ -131,19 +133,18 @@ def _hgb_layout(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.ndarr
             out[:, position] = remaps[index][slots]
         return out
 
-    return layout
+    return layout, read_through(table, order, {int(index): remaps[index][:-1] for index in remaps})
 
 
 def _hist_gradient_boosting(model: Any, encoded: Encoded) -> Scorer:
-    layout = _hgb_layout(model, encoded)
+    layout, table = _hgb_layout(model, encoded)
     bitsets, index_map = model._bin_mapper.make_known_categories_bitsets()  # once, not per call as predict does
     predictors = [list(enumerate(iteration)) for iteration in model._predictors]
-    table: TreeTable = hgb_table(model)
 
     def raw(matrix: np.ndarray) -> np.ndarray:
+        if len(matrix) <= TABLE_ROWS:
+            return table.raw(matrix)
         data = layout(matrix)
-        if len(data) <= TABLE_ROWS:
-            return table.raw(data)
         scores = np.zeros((len(data), model.n_trees_per_iteration_), dtype=model._baseline_prediction.dtype, order="F")
         scores += model._baseline_prediction
         for iteration in predictors:

@@ -12,12 +12,21 @@ in the library's own order (a cumulative sum, not numpy's pairwise one), startin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CATEGORY_SLOTS", "INVALID_SLOT", "OneTree", "TreeTable", "hgb_table", "merge_trees", "sklearn_forest_table"]
+__all__ = [
+    "CATEGORY_SLOTS",
+    "INVALID_SLOT",
+    "OneTree",
+    "TreeTable",
+    "hgb_table",
+    "merge_trees",
+    "read_through",
+    "sklearn_forest_table",
+]
 
 CATEGORY_SLOTS = 256  # categories 0..255 (HistGradientBoosting's and the native encoders' limit)
 INVALID_SLOT = CATEGORY_SLOTS  # a negative, fractional-overflow or too-large category
@@ -182,6 +191,25 @@ def merge_trees(
         as_float32=as_float32,
         accumulate=accumulate,
     )
+
+
+def read_through(table: TreeTable, columns: np.ndarray, codes: dict[int, np.ndarray]) -> TreeTable:
+    """The table over another matrix: the table's feature ``f`` is the other matrix's column ``columns[f]``, and
+    that column's category ``v`` is the table's category ``codes[column][v]`` (NaN: missing). HistGradientBoosting
+    reorders and recodes the native encoder's columns; this folds that into the table, so small requests skip it."""
+    feature = np.asarray(columns, dtype="int64")[table.feature]
+    category_right = table.category_right.copy()
+    nan_right = table.nan_right
+    for node, row in zip(table.category_nodes, table.category_row[table.category_nodes], strict=True):
+        mapping = codes.get(int(feature[node]))
+        if mapping is None:
+            raise ValueError("a categorical split on a column without category codes")
+        mapped = np.full(CATEGORY_SLOTS + 1, np.nan)
+        mapped[: min(len(mapping), CATEGORY_SLOTS)] = mapping[:CATEGORY_SLOTS]
+        valid = (mapped >= 0) & (mapped < CATEGORY_SLOTS)
+        slots = np.where(valid, mapped, INVALID_SLOT).astype("int64")
+        category_right[row] = np.where(np.isnan(mapped), nan_right[node], table.category_right[row][slots])
+    return replace(table, feature=feature, category_right=category_right)
 
 
 def _depth(left: np.ndarray, right: np.ndarray) -> int:
