@@ -265,7 +265,8 @@ def _hgb_tree(predictor: Any, known: np.ndarray, f_idx_map: np.ndarray, column: 
 
 
 def hgb_table(model: Any) -> TreeTable:
-    """A fitted HistGradientBoosting model's predictors (raw scores: the loss' link is applied by the caller)."""
+    """A fitted HistGradientBoosting model's predictors over the matrix its own preprocessor makes (categories
+    first, as ordinal codes; ``read_through`` moves it onto another), as raw scores (the caller applies the link)."""
     known, f_idx_map = model._bin_mapper.make_known_categories_bitsets()
     outputs = model.n_trees_per_iteration_
     trees = [
