@@ -39,6 +39,7 @@ Output = tuple[np.ndarray, np.ndarray | None]
 LINEAR_REGRESSORS = (Ridge, RidgeCV, LinearRegression, Lasso, ElasticNet)
 FORESTS = (RandomForestRegressor, RandomForestClassifier, ExtraTreesRegressor, ExtraTreesClassifier)
 TABLE_ROWS = 16  # up to this many rows a tree table's walk beats the library's call; beyond, the library's call
+THREADED_ROWS = 5_000  # from this many rows the boosting libraries may use their threads
 
 
 @dataclass(frozen=True)
@@ -172,16 +173,19 @@ def _booster_call(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.nda
         expected = [encoded.categories[name] for name in encoded.categorical]
         if (booster.pandas_categorical or []) != expected:
             raise CompileRefused("LightGBM's categories differ from its encoder's")
-        return lambda matrix: np.asarray(booster.predict(matrix, num_threads=1))
+        # a batch may use the library's threads (as many as the block's thread limit allows); a few rows, one
+        return lambda matrix: np.asarray(booster.predict(matrix, num_threads=0 if len(matrix) >= THREADED_ROWS else 1))
     if model.library == "xgboost":
-        booster = copy.deepcopy(model.model_.get_booster())
+        threaded = model.model_.get_booster()
+        booster = copy.deepcopy(threaded)
         booster.set_param({"nthread": 1})
         table, transform = xgboost_table(booster)
 
         def xgboost_call(matrix: np.ndarray) -> np.ndarray:
             if len(matrix) <= TABLE_ROWS:
                 return transform(table.raw(matrix))
-            return np.asarray(booster.inplace_predict(matrix, validate_features=False))
+            chosen = threaded if len(matrix) >= THREADED_ROWS else booster
+            return np.asarray(chosen.inplace_predict(matrix, validate_features=False))
 
         return xgboost_call
     raise CompileRefused(f"unknown booster library {model.library!r}")
