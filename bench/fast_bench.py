@@ -164,7 +164,7 @@ def report(results: dict[str, Any]) -> None:
         ["path", "seconds", "rows/s"],
         [
             ["serving core (parse, predict, CSV)", b["core_csv_in_csv_out_seconds"], b["core_rows_per_second"]],
-            ["compiled predict only (all models)", b["compiled_predict_seconds"], b["compiled_predict_rows_per_second"]],
+            ["compiled predict (all models)", b["compiled_predict_seconds"], b["compiled_predict_rows_per_second"]],
             ["raw pipelines' predict", b["raw_predict_seconds"], b["raw_rows_per_second"]],
         ],
     )
