@@ -16,6 +16,8 @@ import http.client
 import json
 import os
 import pickle
+import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -133,6 +135,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--baseline-src", type=Path, default=None, help="another checkout's src/ to compare with")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still stops the gunicorns it started
     result = probe(args.requests, args.baseline_src)
     timings = result["timings"]
     pickled = next(v["p50_ms"] for k, v in timings.items() if k.startswith("pickled"))
