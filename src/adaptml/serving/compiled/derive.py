@@ -25,14 +25,19 @@ from adaptml.serving.threads import single_threaded
 __all__ = ["derive_fast_paths"]
 
 log = logging.getLogger(__name__)
-SINGLE_GATE_RECORDS = 48  # gate records also scored one by one, as single-record requests are
+SINGLE_GATE_RECORDS = 8  # gate records also scored one by one, as single-record requests are
 
 
 def _gate_one(
-    models: LoadedModels, name: str, raw: pd.DataFrame, typed: pd.DataFrame, source: str
+    models: LoadedModels,
+    name: str,
+    raw: pd.DataFrame,
+    typed: pd.DataFrame,
+    source: str,
+    cache: dict[str, CompiledModel],
 ) -> tuple[FastPath, CompiledModel | None]:
     try:
-        fast = compile_model(models.predictors.get(name))
+        fast = compile_model(models.predictors.get(name), cache)
     except CompileRefused as error:
         return FastPath(False, str(error), gate=source), None
     except Exception as error:  # noqa: BLE001 - a model the compiler chokes on keeps its pipeline
@@ -66,9 +71,10 @@ def derive_fast_paths(models: LoadedModels) -> LoadedModels:
     typed = models.schema.coerce(raw, strict=False).reset_index(drop=True)
     paths: dict[str, FastPath] = {}
     compiled: dict[str, Any] = {}
+    cache: dict[str, CompiledModel] = {}  # an ensemble's members are the other models: compiled once
     with single_threaded(), shared_work():  # thread pools on a busy host cost more than a few hundred rows
         for name in models.models:
-            paths[name], fast = _gate_one(models, name, raw, typed, source)
+            paths[name], fast = _gate_one(models, name, raw, typed, source, cache)
             if fast is not None:
                 compiled[name] = fast
     for name, path in paths.items():
