@@ -57,6 +57,8 @@ def csv_response(result: PredictionResult) -> Response:
 
 
 def _wants_csv() -> bool:
+    if request.headers.get("Accept", "*/*") in ("*/*", JSON):  # the common answers, without parsing the header
+        return False
     accept = request.accept_mimetypes
     return accept.best_match([JSON, CSV]) == CSV and accept[CSV] > accept[JSON]
 

@@ -7,6 +7,7 @@ the standard ones, statuses the three-digit codes; anything else is counted as "
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -35,6 +36,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.requests = Counter(
             "adaptml_http_requests", "HTTP requests answered", ["route", "method", "status"], registry=self.registry
         )
@@ -64,19 +66,28 @@ class Metrics:
     def _start() -> None:
         g.adaptml_started = time.perf_counter()
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once: prometheus_client validates and locks on every call, a
+        cost comparable to a compiled one-row prediction. Label values are bounded (routes, statuses, models)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children.setdefault(key, metric.labels(*labels))
+        return child
+
     def _finish(self, response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule is not None else OTHER
-        self.requests.labels(route, method_label(request.method), status_label(response.status_code)).inc()
+        self._child(self.requests, route, method_label(request.method), status_label(response.status_code)).inc()
         started = g.get("adaptml_started")
         if started is not None:
-            self.latency.labels(route).observe(time.perf_counter() - started)
+            self._child(self.latency, route).observe(time.perf_counter() - started)
         return response
 
     def observe(self, result: PredictionResult) -> None:
         for output in result.outputs:
-            self.rows.labels(output.name, result.engine).inc(result.row_count - len(output.errors))
+            self._child(self.rows, output.name, result.engine).inc(result.row_count - len(output.errors))
             if output.errors:
-                self.row_errors.labels(output.name).inc(len(output.errors))
+                self._child(self.row_errors, output.name).inc(len(output.errors))
 
     def served(self, models: LoadedModels) -> None:
         self.version.clear()

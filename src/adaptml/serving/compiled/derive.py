@@ -1,6 +1,8 @@
 """Deriving a version's fast paths: compile each model, gate it against its pickled pipeline, keep what passes.
 
-Runs off the request path (the store serves the pipelines meanwhile, then swaps in the upgraded set).
+Runs off the request path (the store serves the pipelines meanwhile, then swaps in the upgraded set). The gate
+scores its records both as one batch and as small requests do (one at a time, then a few at a time), since tree
+models take their table walk for small requests and their library's call for batches: both must agree.
 """
 
 from __future__ import annotations
@@ -12,33 +14,54 @@ from typing import Any
 import pandas as pd
 
 from adaptml.serving.compiled.columns import CompileRefused
+from adaptml.serving.compiled.estimators import TABLE_ROWS
 from adaptml.serving.compiled.gate import TOLERANCE, FastPath, compare, gate_records
 from adaptml.serving.compiled.scorer import CompiledModel, compile_model
 from adaptml.serving.loaded import LoadedModels, model_input
-from adaptml.serving.predict import predict_model
+from adaptml.serving.predict import ModelOutput, combine_outputs, predict_model
 from adaptml.serving.sharing import shared_work
 from adaptml.serving.threads import single_threaded
 
 __all__ = ["derive_fast_paths"]
 
 log = logging.getLogger(__name__)
+SINGLE_GATE_RECORDS = 8  # gate records also scored one by one, as single-record requests are
 
 
 def _gate_one(
-    models: LoadedModels, name: str, raw: pd.DataFrame, typed: pd.DataFrame, source: str
+    models: LoadedModels,
+    name: str,
+    raw: pd.DataFrame,
+    typed: pd.DataFrame,
+    source: str,
+    cache: dict[str, CompiledModel],
 ) -> tuple[FastPath, CompiledModel | None]:
     try:
-        fast = compile_model(models.predictors.get(name))
+        fast = compile_model(models.predictors.get(name), cache)
     except CompileRefused as error:
         return FastPath(False, str(error), gate=source), None
     except Exception as error:  # noqa: BLE001 - a model the compiler chokes on keeps its pipeline
         return FastPath(False, f"cannot compile: {type(error).__name__}: {error}", gate=source), None
     pickled = predict_model(name, models.models[name], raw)
-    compiled = predict_model(name, fast, typed)
     tolerance = TOLERANCE.get(fast.family, 0.0)
-    reason, largest = compare(compiled, pickled, classes=bool(pickled.classes), tolerance=tolerance)
+    reason, largest = None, 0.0
+    for compiled in (predict_model(name, fast, typed), _in_small_parts(name, fast, typed)):
+        reason, difference = compare(compiled, pickled, classes=bool(pickled.classes), tolerance=tolerance)
+        largest = difference if difference != difference else max(largest, difference)
+        if reason is not None:
+            break
     shown = None if largest != largest else largest  # NaN: not compared
     return FastPath(reason is None, reason, fast.family, source, len(raw), shown), fast if reason is None else None
+
+
+def _in_small_parts(name: str, fast: CompiledModel, typed: pd.DataFrame) -> ModelOutput:
+    """The fast path as requests use it: the first records one at a time, the rest ``TABLE_ROWS`` at a time
+    (the row counts for which tree models walk their tables instead of calling their library)."""
+    bounds = [*range(min(SINGLE_GATE_RECORDS, len(typed))), *range(SINGLE_GATE_RECORDS, len(typed), TABLE_ROWS)]
+    ends = [*bounds[1:], len(typed)]
+    spans = list(zip(bounds, ends, strict=True))
+    parts = [predict_model(name, fast, typed.iloc[a:b].reset_index(drop=True)) for a, b in spans]
+    return combine_outputs(parts, [b - a for a, b in spans])
 
 
 def derive_fast_paths(models: LoadedModels) -> LoadedModels:
@@ -48,9 +71,10 @@ def derive_fast_paths(models: LoadedModels) -> LoadedModels:
     typed = models.schema.coerce(raw, strict=False).reset_index(drop=True)
     paths: dict[str, FastPath] = {}
     compiled: dict[str, Any] = {}
+    cache: dict[str, CompiledModel] = {}  # an ensemble's members are the other models: compiled once
     with single_threaded(), shared_work():  # thread pools on a busy host cost more than a few hundred rows
         for name in models.models:
-            paths[name], fast = _gate_one(models, name, raw, typed, source)
+            paths[name], fast = _gate_one(models, name, raw, typed, source, cache)
             if fast is not None:
                 compiled[name] = fast
     for name, path in paths.items():

@@ -41,23 +41,45 @@ class Encoded:
 
 def category_codes(values: np.ndarray, labels: Sequence[str]) -> np.ndarray:
     """Each value's position among ``labels`` (-1 when missing or unknown), like ``Index.get_indexer``."""
-    if len(values) <= SMALL_BATCH:
-        lookup = {label: code for code, label in enumerate(labels)}
-        return np.fromiter((lookup.get(v, -1) if isinstance(v, str) else -1 for v in values), "int64", len(values))
-    return pd.Index(list(labels), dtype=object).get_indexer(pd.Index(values, dtype=object))
+    return Codebook(tuple(labels)).codes(values, unknown=-1, missing=-1)
+
+
+class Codebook:
+    """Category labels with their lookup made once: a dict for a few rows, a pandas Index for many."""
+
+    def __init__(self, labels: Sequence[str]) -> None:
+        self.labels = tuple(labels)
+        self.lookup = {label: code for code, label in enumerate(self.labels)}
+        self.index = pd.Index(list(self.labels), dtype=object)
+
+    def codes(self, values: np.ndarray, *, unknown: int, missing: int) -> np.ndarray:
+        """Each value's position; ``unknown`` for an unknown label, ``missing`` for a missing value (any non-text:
+        the typed columns hold text or NaN)."""
+        if len(values) <= SMALL_BATCH:
+            get = self.lookup.get
+            return np.fromiter(
+                (get(v, unknown) if type(v) is str else missing for v in values),  # noqa: E721 - exact text
+                "int64",
+                len(values),
+            )
+        codes = self.index.get_indexer(pd.Index(values, dtype=object))
+        codes[codes < 0] = unknown
+        codes[pd.isna(values)] = missing
+        return codes
 
 
 def _native(encoder: NativeEncoder) -> Encoded:
     numeric, categorical = tuple(encoder.numeric), tuple(encoder.categorical)
     categories = {name: list(encoder.categories_[name]) for name in categorical}
+    books = [(index, name, Codebook(categories[name])) for index, name in enumerate(categorical, len(numeric))]
 
     def run(columns: Columns) -> np.ndarray:
         rows = len(next(iter(columns.values()))) if columns else 0
         out = np.empty((rows, len(numeric) + len(categorical)), dtype="float64")
         for index, name in enumerate(numeric):
             out[:, index] = columns[name]
-        for index, name in enumerate(categorical, start=len(numeric)):
-            codes = category_codes(columns[name], categories[name]).astype("float64")
+        for index, name, book in books:
+            codes = book.codes(columns[name], unknown=-1, missing=-1).astype("float64")
             codes[codes < 0] = np.nan
             out[:, index] = codes
         return out
@@ -115,7 +137,7 @@ def _categorical_part(pipeline: Pipeline, names: list[str]) -> Callable[[Columns
     if kinds[0] != "adaptml.training.features._AsText" or type(steps[1]) is not SimpleImputer or not known_tail:
         raise CompileRefused(f"unknown categorical encoding {' -> '.join(k.rsplit('.', 1)[-1] for k in kinds)}")
     widths = _widths(steps[2])
-    tables, labels = [], []
+    tables, books = [], []
     for index in range(len(names)):
         known = [str(v) for v in steps[2].categories_[index]]
         probes = np.empty((len(known) + 2, len(names)), dtype=object)
@@ -124,16 +146,13 @@ def _categorical_part(pipeline: Pipeline, names: list[str]) -> Callable[[Columns
         out = np.asarray(pipeline.transform(pd.DataFrame(probes, columns=names)), dtype="float64")
         start = sum(widths[:index])
         tables.append(out[:, start : start + widths[index]])
-        labels.append(known)
+        books.append(Codebook(known))
 
     def run(columns: Columns) -> np.ndarray:
         blocks = []
-        for name, known, table in zip(names, labels, tables, strict=True):
-            values = columns[name]
-            codes = category_codes(values, known)
-            codes[codes < 0] = len(known) + 1  # unseen
-            codes[pd.isna(values)] = len(known)  # missing
-            blocks.append(table[codes])
+        for name, book, table in zip(names, books, tables, strict=True):
+            # a table's last two rows: a missing value, then an unseen one
+            blocks.append(table[book.codes(columns[name], unknown=len(book.labels) + 1, missing=len(book.labels))])
         return np.hstack(blocks)
 
     return run

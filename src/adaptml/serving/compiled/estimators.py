@@ -29,13 +29,17 @@ from sklearn.utils.extmath import softmax
 
 from adaptml.serving.compiled.columns import CompileRefused
 from adaptml.serving.compiled.encoders import Encoded, category_codes
+from adaptml.serving.compiled.trees import TreeTable, hgb_table, read_through, sklearn_forest_table
+from adaptml.serving.compiled.xgboost_trees import xgboost_table
 from adaptml.training.boosting import BoosterClassifier, BoosterRegressor
 
-__all__ = ["Output", "Scorer", "compile_estimator"]
+__all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator"]
 
 Output = tuple[np.ndarray, np.ndarray | None]
 LINEAR_REGRESSORS = (Ridge, RidgeCV, LinearRegression, Lasso, ElasticNet)
 FORESTS = (RandomForestRegressor, RandomForestClassifier, ExtraTreesRegressor, ExtraTreesClassifier)
+TABLE_ROWS = 16  # up to this many rows a tree table's walk beats the library's call; beyond, the library's call
+THREADED_ROWS = 5_000  # from this many rows the boosting libraries may use their threads
 
 
 @dataclass(frozen=True)
@@ -66,9 +70,12 @@ def _linear(model: Any) -> Scorer:
 
 def _forest(model: Any) -> Scorer:
     trees = [estimator.tree_ for estimator in model.estimators_]
+    table = sklearn_forest_table(model)
     if not hasattr(model, "classes_"):
 
         def regress(matrix: np.ndarray) -> Output:
+            if len(matrix) <= TABLE_ROWS:
+                return table.raw(matrix)[:, 0] / len(trees), None
             data = np.ascontiguousarray(matrix, dtype="float32")
             total = np.zeros(len(data))
             for tree in trees:
@@ -79,23 +86,30 @@ def _forest(model: Any) -> Scorer:
     classes, width = np.asarray(model.classes_), len(model.classes_)
 
     def classify(matrix: np.ndarray) -> Output:
-        data = np.ascontiguousarray(matrix, dtype="float32")
-        total = np.zeros((len(data), width))
-        for tree in trees:
-            proba = tree.predict(data)[:, :width]
-            normalizer = proba.sum(axis=1)[:, np.newaxis]
-            normalizer[normalizer == 0.0] = 1.0
-            total += proba / normalizer
+        total = table.raw(matrix) if len(matrix) <= TABLE_ROWS else _forest_native(trees, matrix, width)
         total /= len(trees)
         return classes.take(np.argmax(total, axis=1), axis=0), total
 
     return Scorer("forest", classify, tuple(classes.tolist()))
 
 
-def _hgb_layout(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.ndarray]:
-    """The matrix HGB's own preprocessor makes: categorical columns first, as its ordinal codes."""
+def _forest_native(trees: list[Any], matrix: np.ndarray, width: int) -> np.ndarray:
+    data = np.ascontiguousarray(matrix, dtype="float32")
+    total = np.zeros((len(data), width))
+    for tree in trees:
+        proba = tree.predict(data)[:, :width]
+        normalizer = proba.sum(axis=1)[:, np.newaxis]
+        normalizer[normalizer == 0.0] = 1.0
+        total += proba / normalizer
+    return total
+
+
+def _hgb_layout(model: Any, encoded: Encoded) -> tuple[Callable[[np.ndarray], np.ndarray], TreeTable]:
+    """The matrix HGB's own preprocessor makes (categorical columns first, as its ordinal codes), and the model's
+    tree table reading the encoder's matrix directly."""
+    table = hgb_table(model)
     if model._preprocessor is None:
-        return lambda matrix: matrix
+        return (lambda matrix: matrix), table
     if not encoded.native:
         raise CompileRefused("HistGradientBoosting with categories from a non-native encoder")
     is_categorical = np.asarray(model.is_categorical_, dtype=bool)
@@ -120,15 +134,17 @@ def _hgb_layout(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.ndarr
             out[:, position] = remaps[index][slots]
         return out
 
-    return layout
+    return layout, read_through(table, order, {int(index): remaps[index][:-1] for index in remaps})
 
 
 def _hist_gradient_boosting(model: Any, encoded: Encoded) -> Scorer:
-    layout = _hgb_layout(model, encoded)
+    layout, table = _hgb_layout(model, encoded)
     bitsets, index_map = model._bin_mapper.make_known_categories_bitsets()  # once, not per call as predict does
     predictors = [list(enumerate(iteration)) for iteration in model._predictors]
 
     def raw(matrix: np.ndarray) -> np.ndarray:
+        if len(matrix) <= TABLE_ROWS:
+            return table.raw(matrix)
         data = layout(matrix)
         scores = np.zeros((len(data), model.n_trees_per_iteration_), dtype=model._baseline_prediction.dtype, order="F")
         scores += model._baseline_prediction
@@ -157,11 +173,21 @@ def _booster_call(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.nda
         expected = [encoded.categories[name] for name in encoded.categorical]
         if (booster.pandas_categorical or []) != expected:
             raise CompileRefused("LightGBM's categories differ from its encoder's")
-        return lambda matrix: np.asarray(booster.predict(matrix, num_threads=1))
+        # a batch may use the library's threads (as many as the block's thread limit allows); a few rows, one
+        return lambda matrix: np.asarray(booster.predict(matrix, num_threads=0 if len(matrix) >= THREADED_ROWS else 1))
     if model.library == "xgboost":
-        booster = copy.deepcopy(model.model_.get_booster())
+        threaded = model.model_.get_booster()
+        booster = copy.deepcopy(threaded)
         booster.set_param({"nthread": 1})
-        return lambda matrix: np.asarray(booster.inplace_predict(matrix, validate_features=False))
+        table, transform = xgboost_table(booster)
+
+        def xgboost_call(matrix: np.ndarray) -> np.ndarray:
+            if len(matrix) <= TABLE_ROWS:
+                return transform(table.raw(matrix))
+            chosen = threaded if len(matrix) >= THREADED_ROWS else booster
+            return np.asarray(chosen.inplace_predict(matrix, validate_features=False))
+
+        return xgboost_call
     raise CompileRefused(f"unknown booster library {model.library!r}")
 
 

@@ -71,14 +71,25 @@ def _pipeline_parts(wrapped: Any) -> tuple[list[Any], list[str]]:
     return steps, list(wrapped.keys)
 
 
-def compile_model(wrapped: Any) -> CompiledModel:
-    """The fast path of one shared pipeline tail (dates -> select -> encode -> estimator, or an ensemble)."""
+def compile_model(wrapped: Any, cache: dict[str, CompiledModel] | None = None) -> CompiledModel:
+    """The fast path of one shared pipeline tail (dates -> select -> encode -> estimator, or an ensemble).
+
+    ``cache`` (by the tail's chained key) lets an ensemble reuse its members' scorers, tree tables included."""
     steps, keys = _pipeline_parts(wrapped)
+    if cache is not None and keys and keys[-1] in cache:
+        return cache[keys[-1]]
+    compiled = _compile(steps, keys, cache)
+    if cache is not None and keys:
+        cache[keys[-1]] = compiled
+    return compiled
+
+
+def _compile(steps: list[Any], keys: list[str], cache: dict[str, CompiledModel] | None) -> CompiledModel:
     final = steps[-1]
     if type(final) in (EnsembleRegressor, EnsembleClassifier):
         if len(steps) != 1:
             raise CompileRefused("steps before an ensemble")
-        return _ensemble(final, keys[-1])
+        return _ensemble(final, keys[-1], cache)
     if len(steps) < 2:
         raise CompileRefused("no encoder before the estimator")
     head = [(f"{key}:fast", compile_head_step(step)) for step, key in zip(steps[:-2], keys, strict=False)]
@@ -104,13 +115,13 @@ def _member_output(member: CompiledModel, frame: Any, classes: tuple[Any, ...]) 
     return aligned
 
 
-def _ensemble(final: Any, key: str) -> CompiledModel:
+def _ensemble(final: Any, key: str, cache: dict[str, CompiledModel] | None) -> CompiledModel:
     members_by_name = dict(final.members or [])
     weights = dict(final.weights or {})
     members = {}
     for name in weights:
         try:
-            members[name] = compile_model(members_by_name[name])
+            members[name] = compile_model(members_by_name[name], cache)
         except CompileRefused as error:
             raise CompileRefused(f"ensemble member {name}: {error}") from error
     classes = tuple(np.asarray(final.classes_).tolist()) if isinstance(final, EnsembleClassifier) else ()

@@ -1,0 +1,91 @@
+"""An XGBoost booster's trees (its JSON model) as a ``TreeTable``, and its objective's output transform.
+
+XGBoost's own rules, from its CPU predictor: features are float32, a number goes left when ``x < condition``, a
+missing value goes the node's default way, a category goes right when it is in the node's set (a negative one or
+one past the set's range goes left), a leaf's value is its ``split_condition``, and the margin (the base score's
+margin plus every tree's leaf, tree by tree) is summed in float32. Only plain gbtree models with one value per leaf
+and the objectives below are known; anything else is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from adaptml.serving.compiled.columns import CompileRefused
+from adaptml.serving.compiled.trees import CATEGORY_SLOTS, OneTree, TreeTable, merge_trees
+
+__all__ = ["xgboost_table"]
+
+Transform = Callable[[np.ndarray], np.ndarray]
+
+
+def _logistic(margin: np.ndarray) -> np.ndarray:
+    one = np.float32(1.0)
+    return (one / (one + np.exp(-margin.astype("float32")))).ravel()
+
+
+def _softmax(margin: np.ndarray) -> np.ndarray:
+    shifted = np.exp(margin.astype("float32") - margin.max(axis=1, keepdims=True).astype("float32"))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _base_margin(objective: str, base: np.ndarray) -> np.ndarray:
+    if objective == "binary:logistic":
+        one = np.float32(1.0)
+        return -np.log(one / base.astype("float32") - one)
+    return base.astype("float32")
+
+
+OBJECTIVES: dict[str, Transform] = {
+    "binary:logistic": _logistic,
+    "multi:softprob": _softmax,
+    "reg:squarederror": lambda margin: margin.ravel(),
+    "reg:absoluteerror": lambda margin: margin.ravel(),
+}
+
+
+def _tree(tree: dict[str, Any], column: int, outputs: int) -> OneTree:
+    if int(tree["tree_param"].get("size_leaf_vector", "1")) > 1:
+        raise CompileRefused("XGBoost trees with vector leaves")
+    left = np.asarray(tree["left_children"], dtype="int64")
+    right = np.asarray(tree["right_children"], dtype="int64")
+    condition = np.asarray(tree["split_conditions"], dtype="float32").astype("float64")
+    leaf = left < 0
+    values = np.zeros((len(left), outputs))
+    values[leaf, column] = condition[leaf]
+    nan_left = np.asarray(tree["default_left"], dtype=bool)
+    categories = {}
+    segments = zip(tree["categories_nodes"], tree["categories_segments"], tree["categories_sizes"], strict=True)
+    for node, start, size in segments:
+        chosen = np.asarray(tree["categories"][start : start + size], dtype="int64")
+        if chosen.size and chosen.max() >= CATEGORY_SLOTS:
+            raise CompileRefused("an XGBoost categorical split on a category past 255")
+        goes_left = np.ones(CATEGORY_SLOTS + 1, dtype=bool)  # the last slot: an invalid category goes left
+        goes_left[chosen] = False
+        categories[int(node)] = goes_left
+    return OneTree(np.asarray(tree["split_indices"]), condition, left, right, nan_left, values, categories)
+
+
+def xgboost_table(booster: Any) -> tuple[TreeTable, Transform]:
+    """The booster's trees and the transform from margins to what ``inplace_predict`` returns."""
+    learner = json.loads(bytes(booster.save_raw("json")))["learner"]
+    objective = learner["objective"]["name"]
+    booster_kind = learner["gradient_booster"]["name"]
+    if booster_kind != "gbtree" or objective not in OBJECTIVES:
+        raise CompileRefused(f"XGBoost {booster_kind} with objective {objective}")
+    model = learner["gradient_booster"]["model"]
+    if int(model["gbtree_model_param"].get("num_parallel_tree", "1")) != 1:
+        raise CompileRefused("XGBoost with parallel trees")
+    params = learner["learner_model_param"]
+    outputs = max(1, int(params.get("num_class", "0")))
+    base = np.asarray(json.loads(params["base_score"].replace("E", "e")), dtype="float64").ravel()
+    if base.size == 1 and outputs > 1:
+        base = np.repeat(base, outputs)
+    trees = [_tree(tree, int(column), outputs) for tree, column in zip(model["trees"], model["tree_info"], strict=True)]
+    margin = _base_margin(objective, base)
+    table = merge_trees(trees, margin, strict_less=True, as_float32=True, accumulate="float32")
+    return table, OBJECTIVES[objective]
