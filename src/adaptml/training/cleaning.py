@@ -211,8 +211,8 @@ def _looks_like_id(name: str, column: pd.Series) -> bool:
     if pd.api.types.is_datetime64_any_dtype(column):
         return False
     # all-distinct prose (reviews, tweets) is free text for the text features, not a key
-    words = column.dropna().astype(str).head(2000).str.split().str.len()
-    return bool(words.empty or words.mean() < 2)
+    words = [len(str(value).split()) for value in column.dropna().head(2000)]
+    return not words or float(np.mean(words)) < 2
 
 
 def _value_counts(raw: pd.DataFrame, typed: pd.DataFrame, specs: tuple[ColumnSpec, ...]) -> dict[str, dict[str, Any]]:
