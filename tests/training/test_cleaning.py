@@ -137,3 +137,13 @@ def test_rows_without_a_target_are_dropped_and_counted() -> None:
     typed, report = clean(frame, "y")
     assert report.missing_target_rows == 15 and len(typed) == 45
     assert set(typed["y"]) == {"Yes", "No"}  # yes/no words stay class labels for the target
+
+
+def test_a_label_target_spelled_na_is_missing_but_none_is_a_class() -> None:
+    frame = _words_frame()
+    labels = np.where(frame["y"] > 0, "male", "female").astype(object)
+    labels[:6] = "NA"
+    labels[6:12] = "none"
+    typed, report = clean(frame.assign(y=labels), "y")
+    assert report.missing_target_rows == 6 and report.target_missing_markers == {"NA": 6}
+    assert set(typed["y"]) == {"male", "female", "none"}

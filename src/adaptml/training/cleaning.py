@@ -139,12 +139,20 @@ def _convert(series: pd.Series, spec: ColumnSpec) -> pd.Series:
     return pd.Series(rows, index=series.index, name=series.name, dtype=distinct.dtype)
 
 
+LABEL_NA_MARKERS = frozenset({"na", "n/a", "nan", "null", "#n/a", "<na>"})
+
+
 def _clean_target(series: pd.Series, name: str) -> tuple[pd.Series, dict[str, int]]:
     """The target stripped, with unambiguous markers as missing (counted); numbers when it is numeric.
 
-    Yes/no words stay labels (``Yes`` is a class name, not 1); marker words are missing only in a number target.
+    Yes/no words stay labels (``Yes`` is a class name, not 1). In a label target only the spellings of "not
+    available" (``NA``, ``N/A``, ``NaN``, ``null``, ``#N/A``) are missing: no one trains a model to predict the class
+    "NA", whereas ``none`` or ``-`` can be a real outcome. Every marker word is missing in a number target.
     """
     kind, markers = infer_column(series, booleans=False)
+    if kind != "numeric":
+        text = series.dropna().astype(str).str.strip()
+        markers = tuple(sorted({*markers, *text[text.str.lower().isin(LABEL_NA_MARKERS)].unique()}))
     if kind == "datetime":
         raise DataError(f"target column '{name}' holds dates; use a number or a label as the target")
     typed = coerce_column(series, ColumnSpec(name=name, kind=kind, missing_markers=markers), strict=False)
