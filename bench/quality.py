@@ -17,13 +17,15 @@ tool by a paired bootstrap on the test rows (bench/noise.py). The table: bench/r
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +53,7 @@ from bench.quality_judge import NOISE_NOTE, judge_record, save_output
 from bench.quality_report import show, write_markdown
 
 BUCKET = "adaptml-corpus"
+LOCK = ROOT / "bench" / ".cache" / "quality.lock"
 
 
 def train_config(dataset: Dataset, bucket: str, *, budget: float | None = None, **extra: Any) -> dict[str, Any]:
@@ -176,15 +179,16 @@ def peer_budget(record: dict[str, Any], budget: float | None) -> float:
     return float(recorded) if recorded else DEFAULT_TIME_BUDGET_SECONDS
 
 
-def run_peers(dataset: Dataset, record: dict[str, Any], test: pd.DataFrame, plan: Plan) -> None:
-    """Each asked-for peer with adaptml's budget; its record replaces that peer's entry only."""
-    seconds = peer_budget(record, plan.budget)
-    for name in plan.peers:
-        print(f"  {name} ({seconds:g} s budget) ...", flush=True)
-        result, output, classes = run_peer(name, dataset, test, seconds)
-        record["peers"] = {**record.get("peers", {}), name: {**result, **provenance()}}
+def run_peers(dataset: Dataset, test: pd.DataFrame, budget: float, names: tuple[str, ...]) -> dict[str, Any]:
+    """Each asked-for peer with adaptml's budget, its output saved beside adaptml's."""
+    peers: dict[str, Any] = {}
+    for name in names:
+        print(f"  {name} ({budget:g} s budget) ...", flush=True)
+        result, output, classes = run_peer(name, dataset, test, budget)
+        peers[name] = {**result, **provenance()}
         if output is not None:
             save_output(dataset.name, name, output, classes)
+    return peers
 
 
 @dataclass(frozen=True)
@@ -204,35 +208,53 @@ def load_datasets() -> dict[str, Any]:
     return dict(json.loads(path.read_text()).get("datasets", {}))
 
 
-def measure(dataset: Dataset, record: dict[str, Any], storage: Storage | None, folder: Path, plan: Plan) -> dict:
-    """One dataset's record updated with what the plan measures; the rest (e.g. cached peers) is kept."""
+def measure(dataset: Dataset, storage: Storage | None, folder: Path, plan: Plan) -> tuple[dict, pd.DataFrame]:
+    """What the plan measures on one dataset (its facts, adaptml and HGB, the peers), and its test rows."""
     train, test = read_split(dataset)
-    record = {**record, **dataset_facts(dataset, train, test)}
+    parts: dict[str, Any] = dataset_facts(dataset, train, test)
     if plan.ours and storage is not None:
-        record.update(run_ours(dataset, storage, folder, (train, test), plan.budget))
-    record.setdefault("baselines", {})
-    record.setdefault("peers", {})
-    run_peers(dataset, record, test, plan)
-    record["noise"] = judge_record(dataset, record, test)
+        parts.update(run_ours(dataset, storage, folder, (train, test), plan.budget))
+    recorded = parts if plan.ours else load_datasets().get(dataset.name, {})
+    parts["peers"] = run_peers(dataset, test, peer_budget(recorded, plan.budget), plan.peers)
+    return parts, test
+
+
+def merge(record: dict[str, Any], parts: dict[str, Any]) -> dict[str, Any]:
+    """A dataset's record with the parts just measured: facts, adaptml and baselines replaced when measured, each
+    peer run replaced, every other peer kept."""
+    peers = {**record.get("peers", {}), **parts.get("peers", {})}
+    return {"baselines": {}, **record, **parts, "peers": peers}
+
+
+@contextmanager
+def locked() -> Iterator[None]:
+    """One writer of quality.json at a time (a peers-only run may overlap an adaptml run)."""
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def store(dataset: Dataset, parts: dict[str, Any], test: pd.DataFrame, summary: dict[str, Any]) -> dict[str, Any]:
+    """Merge into the records on disk (re-read: another run may have written since), judge, rewrite json and md."""
+    with locked():
+        datasets = load_datasets()
+        record = merge(datasets.get(dataset.name, {}), parts)
+        record["noise"] = judge_record(dataset, record, test)
+        datasets[dataset.name] = record
+        corpus = [d.name for d in DATASETS]
+        ordered = {
+            n: datasets[n] for n in sorted(datasets, key=lambda n: (corpus.index(n) if n in corpus else len(corpus), n))
+        }
+        figures = {"datasets_measured": len(ordered), "corpus_size": len(corpus), "datasets": ordered}
+        write_results("quality", {**summary, **figures})
+        write_markdown(ordered, RESULTS_DIR / "quality.md")
     return record
 
 
-def save(datasets: dict[str, Any], summary: dict[str, Any]) -> None:
-    corpus = [d.name for d in DATASETS]
-    ordered = {
-        name: datasets[name]
-        for name in sorted(datasets, key=lambda n: (n not in corpus, corpus.index(n) if n in corpus else 0, n))
-    }
-    write_results(
-        "quality", {**summary, "datasets_measured": len(ordered), "corpus_size": len(corpus), "datasets": ordered}
-    )
-    write_markdown(ordered, RESULTS_DIR / "quality.md")
-
-
-def run(datasets: tuple[Dataset, ...], plan: Plan, summary: dict[str, Any]) -> dict[str, Any]:
+def run(datasets: tuple[Dataset, ...], plan: Plan, summary: dict[str, Any]) -> None:
     """Every dataset in turn; quality.json and quality.md are rewritten after each (a stopped run keeps what it
     measured), updating only the datasets and parts measured."""
-    results = load_datasets()
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         storage = None
@@ -242,10 +264,8 @@ def run(datasets: tuple[Dataset, ...], plan: Plan, summary: dict[str, Any]) -> d
             storage.ensure_bucket(BUCKET)
         for dataset in datasets:
             print(f"== {dataset.name}", flush=True)
-            results[dataset.name] = measure(dataset, results.get(dataset.name, {}), storage, folder, plan)
-            show(dataset.name, results[dataset.name])
-            save(results, summary)
-    return results
+            parts, test = measure(dataset, storage, folder, plan)
+            show(dataset.name, store(dataset, parts, test, summary))
 
 
 def main(argv: list[str] | None = None) -> int:

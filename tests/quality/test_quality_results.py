@@ -15,7 +15,7 @@ from bench.corpus.datasets import by_name
 from bench.corpus.scoring import aligned, class_order, hgb_output, label_text, read_split, score, truth_codes
 from bench.peer_common import label_text as peer_label_text
 from bench.peer_runs import PEERS, peer_names
-from bench.quality import Plan, measure, peer_budget
+from bench.quality import Plan, measure, merge, peer_budget
 from bench.quality_report import table, tally, write_markdown
 
 
@@ -45,14 +45,26 @@ def test_a_level_only_one_tool_knows_gets_a_column_and_scores_stay_the_same() ->
     np.testing.assert_array_equal(truth_codes(dataset, test, order), [1, 2, 2, 1])
 
 
-def test_peers_only_run_keeps_adaptml_and_an_adaptml_run_keeps_peers(monkeypatch: Any, tmp_path: Path) -> None:
-    monkeypatch.setattr(quality_judge, "PREDICTIONS_DIR", tmp_path)
+def test_a_peers_only_run_keeps_adaptml_and_an_adaptml_run_keeps_the_peers(tmp_path: Path) -> None:
+    earlier = {
+        "rows": 100,
+        "adaptml": {"status": "ok", "roc_auc": 0.8},
+        "baselines": {"hgb": {"status": "ok", "roc_auc": 0.79}},
+        "peers": {"flaml": {"roc_auc": 0.7}, "autogluon": {"roc_auc": 0.75}},
+    }
+    peers_only = merge(earlier, {"rows": 100, "peers": {"flaml": {"roc_auc": 0.72}}})
+    assert peers_only["adaptml"] == earlier["adaptml"] and peers_only["baselines"] == earlier["baselines"]
+    assert peers_only["peers"] == {"flaml": {"roc_auc": 0.72}, "autogluon": {"roc_auc": 0.75}}
+    ours = merge(earlier, {"rows": 100, "adaptml": {"roc_auc": 0.81}, "baselines": {"hgb": {}}, "peers": {}})
+    assert ours["adaptml"] == {"roc_auc": 0.81} and ours["peers"] == earlier["peers"]
+    assert merge({}, {"rows": 5, "peers": {}}) == {"rows": 5, "baselines": {}, "peers": {}}
+
+
+def test_measuring_no_part_reads_the_dataset_facts(tmp_path: Path) -> None:
     (dataset,) = by_name("arthritis")
-    earlier = {"adaptml": {"status": "ok", "roc_auc": 0.8}, "peers": {"flaml": {"status": "ok", "roc_auc": 0.7}}}
-    record = measure(dataset, earlier, None, tmp_path, Plan(ours=False, peers=(), budget=None))
-    assert record["adaptml"] == earlier["adaptml"] and record["peers"] == earlier["peers"]
-    assert record["metric"] == dataset.metric and record["rows"] > 0
-    assert record["noise"] == {}  # nothing saved to judge
+    parts, test = measure(dataset, None, tmp_path, Plan(ours=False, peers=(), budget=None))
+    assert parts["peers"] == {} and "adaptml" not in parts
+    assert parts["metric"] == dataset.metric and parts["test_rows"] == len(test)
 
 
 def test_saved_outputs_are_judged_and_stale_ones_left_out(monkeypatch: Any, tmp_path: Path) -> None:
