@@ -14,6 +14,7 @@ from bench import quality_judge
 from bench.corpus.datasets import by_name
 from bench.corpus.scoring import aligned, class_order, hgb_output, label_text, read_split, score, truth_codes
 from bench.peer_common import label_text as peer_label_text
+from bench.peer_common import read_frame
 from bench.peer_runs import PEERS, peer_names
 from bench.quality import Plan, measure, merge, peer_budget
 from bench.quality_report import table, tally, write_markdown
@@ -123,3 +124,11 @@ def test_table_and_counts_per_opponent(tmp_path: Path) -> None:
     text = path.read_text()
     assert "| FLAML | 1 | 2 | 0 | 3 | 3 | max +4 s over 3 datasets |" in text
     assert "**one** AutoGluon (crash): `ImportError: x`" in text
+
+
+def test_peers_read_the_frozen_file_dropping_missing_targets_and_spelling_labels_once(tmp_path: Path) -> None:
+    path = tmp_path / "train.csv.gz"
+    pd.DataFrame({"x": [1, 2, 3, 4], "y": [1.0, 0.0, None, 1.0]}).to_csv(path, index=False)
+    frame = read_frame(str(path), "y", "binary")
+    assert list(frame["y"]) == ["1", "0", "1"] and list(frame["x"]) == [1, 2, 4]
+    assert list(read_frame(str(path), "y", "regression")["y"]) == [1.0, 0.0, 1.0]
