@@ -117,14 +117,16 @@ def dataset_facts(dataset: Dataset, train: pd.DataFrame, test: pd.DataFrame) -> 
     }
 
 
-def provenance() -> dict[str, str]:
-    """When and at which commit a figure was measured (``-dirty``: uncommitted changes outside bench/results)."""
+def provenance() -> dict[str, Any]:
+    """When, at which commit (``-dirty``: uncommitted changes outside bench/results) and under what machine load
+    (1, 5, 15 minute averages, measured at the end) a figure was measured."""
     git = ["git", "-C", str(ROOT)]
     commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     status = [*git, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"]
     dirty = subprocess.run(status, capture_output=True, text=True).stdout.strip()
     measured_at = datetime.now(UTC).isoformat(timespec="seconds")
-    return {"measured_at": measured_at, "commit": f"{commit or 'unknown'}{'-dirty' if dirty else ''}"}
+    stamp = {"measured_at": measured_at, "commit": f"{commit or 'unknown'}{'-dirty' if dirty else ''}"}
+    return {**stamp, "load_average": load_average()}
 
 
 def run_ours(
