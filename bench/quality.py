@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -117,16 +118,21 @@ def dataset_facts(dataset: Dataset, train: pd.DataFrame, test: pd.DataFrame) -> 
     }
 
 
-def provenance() -> dict[str, Any]:
-    """When, at which commit (``-dirty``: uncommitted changes outside bench/results) and under what machine load
-    (1, 5, 15 minute averages, measured at the end) a figure was measured."""
+@cache
+def code_commit() -> str:
+    """The commit this process runs (read once, at its first use in main): ``-dirty`` when code outside
+    bench/results differs from it."""
     git = ["git", "-C", str(ROOT)]
     commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     status = [*git, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"]
     dirty = subprocess.run(status, capture_output=True, text=True).stdout.strip()
+    return f"{commit or 'unknown'}{'-dirty' if dirty else ''}"
+
+
+def provenance() -> dict[str, Any]:
+    """When, with which code and under what machine load (1, 5, 15 minute averages, at the end) a part was measured."""
     measured_at = datetime.now(UTC).isoformat(timespec="seconds")
-    stamp = {"measured_at": measured_at, "commit": f"{commit or 'unknown'}{'-dirty' if dirty else ''}"}
-    return {**stamp, "load_average": load_average()}
+    return {"measured_at": measured_at, "commit": code_commit(), "load_average": load_average()}
 
 
 def run_ours(
