@@ -112,6 +112,17 @@ def summary(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def unequal_budgets(results: dict[str, Any]) -> list[str]:
+    """Peers that ran with another budget than adaptml's recorded run (re-run them with ``--peers``)."""
+    lines = []
+    for name, record in results.items():
+        ours = record.get("adaptml", {}).get("budget_seconds")
+        for peer, part in record.get("peers", {}).items():
+            if ours is not None and part.get("budget_seconds") not in (None, ours):
+                lines.append(f"- **{name}** {label(peer)}: {part['budget_seconds']:g} s, adaptml {ours:g} s")
+    return lines
+
+
 def crashes(results: dict[str, Any]) -> list[str]:
     return [
         f"- **{name}** {label(tool)} ({part.get('status')}): `{part.get('error')}`"
@@ -151,6 +162,9 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     settings = peer_settings(results)
     if settings:
         lines += ["## Peer settings", "", *settings, ""]
+    unequal = unequal_budgets(results)
+    if unequal:
+        lines += ["## Peers measured at another budget than adaptml", "", *unequal, ""]
     failed = crashes(results)
     if failed:
         lines += ["## Crashes", "", *failed, ""]

@@ -124,6 +124,11 @@ def test_table_and_counts_per_opponent(tmp_path: Path) -> None:
     text = path.read_text()
     assert "| FLAML | 1 | 2 | 0 | 3 | 3 | max +4 s over 3 datasets |" in text
     assert "**one** AutoGluon (crash): `ImportError: x`" in text
+    assert "another budget" not in text
+    results["two"]["adaptml"]["budget_seconds"] = 60.0
+    results["two"]["peers"]["flaml"]["budget_seconds"] = 30.0
+    write_markdown(results, path)
+    assert "- **two** FLAML: 30 s, adaptml 60 s" in path.read_text()
 
 
 def test_peers_read_the_frozen_file_dropping_missing_targets_and_spelling_labels_once(tmp_path: Path) -> None:
