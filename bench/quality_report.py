@@ -39,6 +39,13 @@ def _verdict(record: dict[str, Any], tool: str) -> str:
     return f"{MARKS[found['verdict']]} {found['difference']:+.4f}"
 
 
+def _load(record: dict[str, Any]) -> str:
+    """The highest 1-minute load average any part of the record was measured under (2 cores: above 2, every
+    tool got less than a core and budgets bought less work)."""
+    loads = [part["load_average"][0] for part in tool_records(record).values() if part.get("load_average")]
+    return f"{max(loads):.0f}" if loads else "-"
+
+
 def _error(part: dict[str, Any]) -> str:
     return "" if part.get("status") == "ok" else f"{part.get('status')}: {part.get('error') or ''}"
 
@@ -58,6 +65,7 @@ def _row(name: str, record: dict[str, Any], opponents: list[str]) -> list[str]:
         *[_seconds(tools.get(tool)) for tool in ["adaptml", *opponents[1:]]],
         "; ".join(ours.get("leakage", []))[:80] or "-",
         str(ours.get("commit", "-")),
+        _load(record),
         (_error(ours) if ours else "not run").replace("|", "\\|")[:160],
     ]
 
@@ -71,7 +79,8 @@ def table(results: dict[str, Any]) -> str:
     opponents = opponents_of(results)
     headers = ["dataset", "rows", "cols", "task", "metric", "adaptml", "best model"]
     headers += [label(t) for t in opponents] + [f"vs {label(t)}" for t in opponents]
-    headers += ["adaptml s", *[f"{label(t)} s" for t in opponents[1:]], "leak flags", "adaptml commit", "crash / error"]
+    headers += ["adaptml s", *[f"{label(t)} s" for t in opponents[1:]], "leak flags", "adaptml commit", "load"]
+    headers += ["crash / error"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(_row(name, record, opponents)) + " |" for name, record in results.items()]
     return "\n".join(lines)
@@ -150,7 +159,9 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         "adaptml. Scores on the held-back 20 % (roc_auc, macro one-vs-rest for multiclass: higher is better; rmse: "
         "lower is better). `vs X`: adaptml's paired-bootstrap verdict against X (W win, T tie, L loss: the 95 % "
         "interval of the score difference over 1,000 resamples of the test rows excludes 0 or not) and the "
-        "difference adaptml minus X. Seconds: adaptml's CLI wall time; a peer's from launch to the end of its fit.",
+        "difference adaptml minus X. Seconds: adaptml's CLI wall time; a peer's from launch to the end of its fit. "
+        "load: the highest 1-minute load average any of the row's figures was measured under (2 cores: figures "
+        "measured far above 2 are starved of CPU and not comparable across rows).",
         "",
         table(results),
         "",

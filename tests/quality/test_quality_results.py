@@ -117,7 +117,9 @@ def test_table_and_counts_per_opponent(tmp_path: Path) -> None:
     }
     assert tally(results, "hgb") == {"win": 1, "tie": 1, "loss": 1, "ahead": 2, "judged": 3}
     assert tally(results, "flaml") == {"win": 1, "tie": 2, "loss": 0, "ahead": 3, "judged": 3}
-    header = table(results).splitlines()[0]
+    results["one"]["peers"]["flaml"]["load_average"] = [31.6, 20.0, 10.0]
+    header, _, row_one, row_two, _ = table(results).splitlines()
+    assert row_one.endswith("| 32 |  |") and row_two.endswith("| - |  |")
     assert "| HGB | FLAML | AutoGluon | vs HGB | vs FLAML | vs AutoGluon |" in header
     path = tmp_path / "quality.md"
     write_markdown(results, path)
