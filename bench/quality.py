@@ -244,11 +244,13 @@ def locked() -> Iterator[None]:
 
 
 def store(dataset: Dataset, parts: dict[str, Any], test: pd.DataFrame, summary: dict[str, Any]) -> dict[str, Any]:
-    """Merge into the records on disk (re-read: another run may have written since), judge, rewrite json and md."""
+    """Merge into the records on disk (re-read: another run may have written since), judge, rewrite json and md.
+    With no parts (``--report-only``) verdicts that cannot be judged here (no saved outputs) are kept."""
     with locked():
         datasets = load_datasets()
         record = merge(datasets.get(dataset.name, {}), parts)
-        record["noise"] = judge_record(dataset, record, test)
+        judged = judge_record(dataset, record, test)
+        record["noise"] = judged if judged or parts else record.get("noise", {})  # a report-only pass keeps them
         datasets[dataset.name] = record
         corpus = [d.name for d in DATASETS]
         ordered = {
@@ -292,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reuse-peers", action="store_true", help="keep the recorded peer results (the default without --peers)"
     )
+    parser.add_argument(
+        "--report-only", action="store_true", help="measure nothing: re-judge from saved outputs, rewrite json and md"
+    )
     args = parser.parse_args(argv)
     if args.reuse_peers and (args.peers is not None or args.peers_only):
         parser.error("--reuse-peers keeps the recorded peers: it cannot be combined with --peers or --peers-only")
@@ -305,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
             **provenance(),
         },
     }
-    run(by_name(args.only), plan, summary)
+    if args.report_only:
+        for dataset in by_name(args.only):
+            if dataset.name in load_datasets():
+                store(dataset, {}, read_split(dataset)[1], summary)
+    else:
+        run(by_name(args.only), plan, summary)
     print(f"wrote {RESULTS_DIR / 'quality.json'} and {RESULTS_DIR / 'quality.md'}")
     return 0
