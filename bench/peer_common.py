@@ -27,7 +27,13 @@ def label_text(value: Any) -> str:
 def read_frame(path: str, target: str, task: str) -> Any:
     import pandas as pd
 
-    frame = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path, low_memory=False)
+    if path.endswith(".parquet"):
+        frame = pd.read_parquet(path)
+    else:
+        try:
+            frame = pd.read_csv(path, low_memory=False)
+        except pd.errors.ParserError:  # some pandas releases' C parser overflows on long free-text cells
+            frame = pd.read_csv(path, engine="python")
     frame = frame[frame[target].notna()].reset_index(drop=True)
     if task == "regression":
         frame[target] = frame[target].astype(float)

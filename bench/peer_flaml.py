@@ -61,7 +61,7 @@ def main() -> None:
         "best_config": automl.best_config,
         "library_version": flaml.__version__,
         "flaml_metric": metric,
-        "settings": "flaml.AutoML defaults (estimator_list auto, retrain_full), seed 0, n_jobs -1",
+        "settings": f"flaml.AutoML defaults (estimator_list auto, retrain_full), metric {metric}, seed 0, n_jobs -1",
         "search_and_fit_seconds": round(fit_seconds, 1),
         "fit_done_unix": fit_done,
         "classes": classes,

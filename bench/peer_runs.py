@@ -104,6 +104,7 @@ def run_peer(name: str, dataset: Dataset, test: Any, budget: float) -> tuple[dic
         "best_model": facts["best_learner"],
         "version": facts.get("library_version"),
         "settings": facts.get("settings"),
+        "train_rows": facts.get("train_rows"),  # rows with a target, as the peer's own pandas read the file
         "budget_seconds": budget,
         "train_wall_seconds": round(train_wall, 1),
         "overrun_seconds": round(train_wall - budget, 1),
