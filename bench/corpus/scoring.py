@@ -84,8 +84,9 @@ def _as_text(features: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def hgb_baseline(dataset: Dataset, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, Any]:
-    """A default HistGradientBoosting on the raw training rows (categoricals ordinal-encoded), scored on test."""
+def hgb_output(dataset: Dataset, train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, list[Any], float]:
+    """A default HistGradientBoosting on the raw training rows (categoricals ordinal-encoded): its output on the
+    labelled test rows, its classes (none for regression) and its fit seconds."""
     train, test = labelled(train, dataset.target), labelled(test, dataset.target)
     x_train, x_test = _as_text(train.drop(columns=dataset.target)), _as_text(test.drop(columns=dataset.target))
     started = time.perf_counter()
@@ -96,8 +97,14 @@ def hgb_baseline(dataset: Dataset, train: pd.DataFrame, test: pd.DataFrame) -> d
     else:
         pipeline.fit(x_train, train[dataset.target].map(label_text))
         output, classes = pipeline.predict_proba(x_test), list(pipeline.classes_)
-    seconds = time.perf_counter() - started
-    return {"status": "ok", **score(dataset, test[dataset.target], output, classes), "wall_seconds": round(seconds, 2)}
+    return output, classes, round(time.perf_counter() - started, 2)
+
+
+def hgb_baseline(dataset: Dataset, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, Any]:
+    """The default HistGradientBoosting scored on the held-back rows."""
+    output, classes, seconds = hgb_output(dataset, train, test)
+    truth = labelled(test, dataset.target)[dataset.target]
+    return {"status": "ok", **score(dataset, truth, output, classes), "wall_seconds": seconds}
 
 
 def published_model(registry: Registry) -> tuple[dict[str, Any], Any]:
@@ -107,21 +114,58 @@ def published_model(registry: Registry) -> tuple[dict[str, Any], Any]:
     return loaded.manifest, pickle.loads(loaded.files[f"models/{best}.pkl"])
 
 
-def score_published(dataset: Dataset, registry: Registry, test: pd.DataFrame) -> dict[str, Any]:
-    """The published best model on the held-back rows, read the way the serving app reads an uploaded CSV."""
+def published_output(dataset: Dataset, registry: Registry, test: pd.DataFrame) -> tuple[dict[str, Any], Any, list]:
+    """The latest manifest, and the published best model's output and classes on the labelled held-back rows,
+    read the way the serving app reads an uploaded CSV."""
     manifest, model = published_model(registry)
     test = labelled(test, dataset.target)
     features = test.drop(columns=dataset.target).to_csv(index=False).encode("utf-8")
     frame = parse_csv(features, max_rows=len(test) + 1, source=f"{dataset.name} test rows")
     if dataset.task == "regression":
-        output, classes = model.predict(frame), []
-    else:
-        output, classes = model.predict_proba(frame), list(model.classes_)
+        return manifest, model.predict(frame), []
+    return manifest, model.predict_proba(frame), list(model.classes_)
+
+
+def published_facts(dataset: Dataset, manifest: dict[str, Any], test: pd.DataFrame, output: Any, classes: list) -> dict:
+    """The score of the published output and what the manifest says about the run."""
     return {
-        **score(dataset, test[dataset.target], output, classes),
+        **score(dataset, labelled(test, dataset.target)[dataset.target], output, classes),
         "best_model": str(manifest["best_model"]),
         "version": str(manifest.get("version", "")),
         "adaptml_task": manifest.get("task"),
         "fit_rows": manifest.get("fit_rows"),
         "leakage": [", ".join(s.get("columns", [])) for s in manifest.get("leakage", [])],
     }
+
+
+def score_published(dataset: Dataset, registry: Registry, test: pd.DataFrame) -> dict[str, Any]:
+    """The published best model on the held-back rows."""
+    manifest, output, classes = published_output(dataset, registry, test)
+    return published_facts(dataset, manifest, test, output, classes)
+
+
+def class_order(dataset: Dataset, test: pd.DataFrame, *tool_classes: list[Any]) -> list[str]:
+    """One class order for comparing tools' probabilities: the sorted labels (as label_text) of the labelled test
+    rows and of every tool's classes (a tool may know a level the others dropped, e.g. a target spelled ``NA``)."""
+    if dataset.task == "regression":
+        return []
+    labels = {label_text(v) for v in labelled(test, dataset.target)[dataset.target]}
+    return sorted(labels.union(label_text(c) for classes in tool_classes for c in classes))
+
+
+def aligned(output: Any, classes: list[Any], order: list[str]) -> np.ndarray:
+    """A tool's output in ``order``'s columns (a class the tool never saw gets probability 0); regression as is."""
+    if not order:
+        return np.asarray(output, dtype=float)
+    proba = np.asarray(output, dtype=float)
+    where = {label_text(c): i for i, c in enumerate(classes)}
+    columns = [proba[:, where[c]] if c in where else np.zeros(len(proba)) for c in order]
+    return np.column_stack(columns)
+
+
+def truth_codes(dataset: Dataset, test: pd.DataFrame, order: list[str]) -> np.ndarray:
+    """The labelled held-back targets as floats (regression) or as positions in ``order``."""
+    truth = labelled(test, dataset.target)[dataset.target]
+    if not order:
+        return truth.to_numpy(dtype=float)
+    return np.array([order.index(label_text(v)) for v in truth])
