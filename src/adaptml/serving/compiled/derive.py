@@ -2,7 +2,10 @@
 
 Runs off the request path (the store serves the pipelines meanwhile, then swaps in the upgraded set). The gate
 scores its records both as one batch and as small requests do (one at a time, then a few at a time), since tree
-models take their table walk for small requests and their library's call for batches: both must agree.
+models take their table walk for small requests and their library's call for batches: both must agree. The
+pickled side runs as served without a fast path (the shared pipeline tails on the typed records, inside one
+``shared_work()``), so common steps run once and the ensemble reuses its members' outputs instead of recomputing
+them: the same fitted objects on the same values, so the same numbers.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ def _gate_one(
         return FastPath(False, str(error), gate=source), None
     except Exception as error:  # noqa: BLE001 - a model the compiler chokes on keeps its pipeline
         return FastPath(False, f"cannot compile: {type(error).__name__}: {error}", gate=source), None
-    pickled = predict_model(name, models.models[name], raw)
+    predictor, takes_typed = models.predictor(name)  # the pipeline as served without a fast path
+    pickled = predict_model(name, predictor, typed if takes_typed else raw)
     tolerance = TOLERANCE.get(fast.family, 0.0)
     reason, largest = None, 0.0
     for compiled in (predict_model(name, fast, typed), _in_small_parts(name, fast, typed)):
