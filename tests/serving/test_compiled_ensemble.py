@@ -14,9 +14,11 @@ from adaptml.registry import LoadedVersion
 from adaptml.schema import infer_schema
 from adaptml.serving.compiled import GATE_FILE, TOLERANCE
 from adaptml.serving.compiled.derive import derive_fast_paths
+from adaptml.serving.compiled.estimators import TABLE_ROWS
 from adaptml.serving.compiled.scorer import CompiledModel
 from adaptml.serving.loaded import LoadedModels, load_models
 from adaptml.serving.predict import predict_direct, prepare_input
+from adaptml.serving.state import _all_compiled
 from adaptml.training import clean, fit_model, plan_features, resolve_task, split, target_labels
 from adaptml.training.ensemble import build_ensemble
 
@@ -76,3 +78,10 @@ def test_the_blend_equals_the_pickled_ensemble(version, rows):
     np.testing.assert_allclose(
         output.probabilities, pickled.predict_proba(prepared.records), rtol=tolerance, atol=tolerance
     )
+
+
+def test_only_small_requests_of_compiled_models_skip_the_thread_limit(version):
+    models, _, _ = version
+    assert _all_compiled(models, 1, ["ridge", "ensemble"])
+    assert not _all_compiled(models, 1, None)  # every model: CatBoost's pipeline may use its threads
+    assert not _all_compiled(models, TABLE_ROWS + 1, ["ridge"])
