@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from adaptml.serving.compiled.estimators import TABLE_ROWS
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.metrics import Metrics
 from adaptml.serving.predict import BatchEngine, PredictionResult, predict_all
@@ -35,8 +36,10 @@ class ServingState:
 
     def predict(self, models: LoadedModels, frame: Any, *, model_names: list[str] | None = None) -> PredictionResult:
         """Predict and count; small batches run single-threaded, since spinning up OpenMP/BLAS thread pools
-        costs more than a few rows take (and concurrent requests already use the cores)."""
-        small = len(frame) <= self.settings.serving.dask_threshold
+        costs more than a few rows take (and concurrent requests already use the cores). A request the compiled
+        paths serve entirely with their table walks uses no thread pool, so it skips limiting them."""
+        rows = len(frame)
+        small = rows <= self.settings.serving.dask_threshold and not _all_compiled(models, rows, model_names)
         with single_threaded() if small else contextlib.nullcontext():
             result = predict_all(
                 models,
@@ -47,6 +50,15 @@ class ServingState:
             )
         self.metrics.observe(result)
         return result
+
+
+def _all_compiled(models: LoadedModels, rows: int, model_names: list[str] | None) -> bool:
+    """Whether every requested model has a fast path and the request is small enough for its one-thread route
+    (tree tables, one-thread boosters, a dot product): then no thread pool is started, and none needs limiting."""
+    if rows > TABLE_ROWS or models.fast_paths is None:
+        return False
+    names = model_names if model_names is not None else list(models.models)
+    return all(models.fast_path(name).enabled for name in names if name in models.models)
 
 
 def app_state(app: Flask) -> ServingState:

@@ -21,6 +21,10 @@ from adaptml.serving.compiled.columns import Columns
 __all__ = ["MAX_WARNINGS", "InputWarning", "InputWarnings", "input_warnings"]
 
 MAX_WARNINGS = 100  # listed per request; the rest are only counted
+SMALL_ROWS = 32  # up to this many rows, categories are looked up in a set (building pandas Indexes costs more)
+_KNOWN: dict[int, tuple[ColumnSpec, frozenset[str], tuple[object, object]]] = {}  # by id(spec); the spec kept alive
+_NONE = np.zeros(0, dtype="int64")
+_KNOWN_LIMIT = 4096  # specs remembered (a few versions' columns); then the memory starts afresh
 
 MISSING = "missing"
 UNSEEN = "unseen_category"
@@ -64,7 +68,36 @@ def _shown(value: object) -> str:
 
 
 def _missing(values: np.ndarray) -> np.ndarray:
+    """Where a typed column is missing: NaN numbers and NaT dates straight from numpy, anything else as pandas
+    decides (None, NaN, NA, NaT in an object column)."""
+    if values.dtype.kind == "f":
+        return np.isnan(values)
+    if values.dtype.kind in "mM":
+        return np.isnat(values)
     return np.asarray(pd.isna(values), dtype=bool)
+
+
+def _known(spec: ColumnSpec) -> tuple[frozenset[str], tuple[object, object]]:
+    """A column's categories as a set and its typed bounds, computed once per spec (specs live as long as their
+    version: the schema is loaded once, and requests reuse its ``ColumnSpec`` objects)."""
+    cached = _KNOWN.get(id(spec))
+    if cached is None or cached[0] is not spec:
+        if len(_KNOWN) >= _KNOWN_LIMIT:
+            _KNOWN.clear()
+        cached = _KNOWN[id(spec)] = (spec, frozenset(spec.categories), _bounds(spec))
+    return cached[1], cached[2]
+
+
+def _unseen(spec: ColumnSpec, values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """The rows with a present value outside the column's training categories."""
+    if len(values) <= SMALL_ROWS:
+        known, _ = _known(spec)
+        try:
+            return np.array([r for r in np.flatnonzero(present) if values[r] not in known], dtype="int64")
+        except TypeError:  # an unhashable value: pandas' lookup below decides
+            pass
+    found = np.asarray(pd.Index(list(spec.categories), dtype=object).get_indexer(pd.Index(values, dtype=object)))
+    return np.flatnonzero(present & (found < 0))
 
 
 def _bounds(spec: ColumnSpec) -> tuple[object, object]:
@@ -80,29 +113,41 @@ def _number(value: float | str | None) -> float | None:
     return float(value) if value is not None and not isinstance(value, str) else None
 
 
+def _beyond(values: np.ndarray, bound: object, *, below: bool) -> np.ndarray:
+    """Where values are below (or above) a bound; float and date arrays compare NaN/NaT quietly, so only other
+    arrays pay for silencing numpy's invalid-value warning."""
+    if values.dtype.kind in "fmM":
+        return values < bound if below else values > bound
+    with np.errstate(invalid="ignore"):
+        return values < bound if below else values > bound
+
+
+def _rows(mask: np.ndarray) -> np.ndarray:
+    """The rows a mask flags (checked first with ``any``: most columns of most requests flag none)."""
+    return np.flatnonzero(mask) if mask.any() else _NONE
+
+
 def _column_warnings(spec: ColumnSpec, values: np.ndarray, limit: int) -> tuple[list[InputWarning], int]:
     """This column's warnings (up to ``limit``) and their count."""
     found: list[tuple[int, str, str]] = []
     count = 0
     absent = _missing(values)
     if not spec.nullable:
-        rows = np.flatnonzero(absent)
+        rows = _rows(absent)
         count += len(rows)
         found += [(int(r), MISSING, "missing, though training had no missing values here") for r in rows[:limit]]
     present = ~absent
     if spec.kind == "categorical" and spec.categories and spec.n_unique <= len(spec.categories):
-        known = np.asarray(pd.Index(list(spec.categories), dtype=object).get_indexer(pd.Index(values, dtype=object)))
-        rows = np.flatnonzero(present & (known < 0))
+        rows = _unseen(spec, values, present)
         count += len(rows)
         found += [(int(r), UNSEEN, f"{_shown(values[r])!r} is a category training never saw") for r in rows[:limit]]
     elif spec.kind in ("numeric", "datetime"):
-        low, high = _bounds(spec)
+        _, (low, high) = _known(spec)
         for bound, below in ((low, True), (high, False)):
             if bound is None:
                 continue
-            with np.errstate(invalid="ignore"):
-                outside = present & ((values < bound) if below else (values > bound))
-            rows = np.flatnonzero(outside)
+            outside = present & _beyond(values, bound, below=below)
+            rows = _rows(outside)
             count += len(rows)
             side = "below the training minimum" if below else "above the training maximum"
             found += [(int(r), OUT_OF_RANGE, f"{_shown(values[r])} is {side} {_shown(bound)}") for r in rows[:limit]]

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adaptml.training.features import DATE_PARTS, EPOCH, ColumnSelector, DateParts
+from adaptml.training.features import DATE_PARTS, EPOCH, ColumnSelector, DateParts, DerivedFeatures
 
-__all__ = ["Columns", "CompileRefused", "compile_head_step", "date_parts", "frame_columns"]
+__all__ = ["Columns", "CompileRefused", "columns_frame", "compile_head_step", "date_parts", "frame_columns"]
 
 Columns = dict[str, np.ndarray]
 NANOSECONDS_PER_DAY = 86_400 * 10**9
@@ -37,6 +37,14 @@ def frame_columns(frame: pd.DataFrame) -> Columns:
         except Exception:  # noqa: BLE001 - a pandas without this internal: the public way below
             pass
     return {str(name): frame[name].to_numpy() for name in frame.columns}
+
+
+def columns_frame(columns: Columns | pd.DataFrame) -> pd.DataFrame:
+    """The typed frame again from its columns (as ``PreparedInput.typed`` builds it), for a step or model that
+    only runs on a DataFrame."""
+    if isinstance(columns, pd.DataFrame):
+        return columns
+    return pd.DataFrame({name: pd.Series(values, dtype=values.dtype) for name, values in columns.items()})
 
 
 def date_parts(values: np.ndarray) -> dict[str, np.ndarray]:
@@ -85,10 +93,18 @@ def _select(step: ColumnSelector) -> Callable[[Columns], Columns]:
     return lambda columns: {name: columns[name] for name in names}
 
 
+def _derived(step: DerivedFeatures) -> Callable[[Columns], Columns]:
+    """The fitted step itself on the typed frame (times of day, dates in text, text features are pandas and
+    fitted state): the same object on the same values, so the same numbers; what follows stays on arrays."""
+    return lambda columns: frame_columns(step.transform(columns_frame(columns)))
+
+
 def compile_head_step(step: Any) -> Callable[[Columns], Columns]:
-    """The array version of a stateless head step (exact types only: a subclass may behave differently)."""
+    """The array version of a head step (exact types only: a subclass may behave differently)."""
     if type(step) is DateParts:
         return _dates(step)
+    if type(step) is DerivedFeatures:
+        return _derived(step)
     if type(step) is ColumnSelector:
         return _select(step)
     raise CompileRefused(f"unknown step {type(step).__name__}")

@@ -2,13 +2,16 @@
 
 Runs off the request path (the store serves the pipelines meanwhile, then swaps in the upgraded set). The gate
 scores its records both as one batch and as small requests do (one at a time, then a few at a time), since tree
-models take their table walk for small requests and their library's call for batches: both must agree.
+models take their table walk for small requests and their library's call for batches: both must agree. The
+pickled side runs as served without a fast path (the shared pipeline tails on the typed records, inside one
+``shared_work()``), so common steps run once and the ensemble reuses its members' outputs instead of recomputing
+them: the same fitted objects on the same values, so the same numbers.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
@@ -28,40 +31,49 @@ log = logging.getLogger(__name__)
 SINGLE_GATE_RECORDS = 8  # gate records also scored one by one, as single-record requests are
 
 
-def _gate_one(
-    models: LoadedModels,
-    name: str,
-    raw: pd.DataFrame,
-    typed: pd.DataFrame,
-    source: str,
-    cache: dict[str, CompiledModel],
-) -> tuple[FastPath, CompiledModel | None]:
+@dataclass(frozen=True)
+class _Gate:
+    """The gate records raw and typed, and the typed records cut as small requests come (the same objects for
+    every model, so an ensemble's members' outputs on them are computed once)."""
+
+    raw: pd.DataFrame
+    typed: pd.DataFrame
+    source: str
+    parts: tuple[pd.DataFrame, ...]
+
+
+def _gate_one(models: LoadedModels, name: str, gate: _Gate, cache: dict[str, CompiledModel]) -> tuple[FastPath, Any]:
     try:
         fast = compile_model(models.predictors.get(name), cache)
     except CompileRefused as error:
-        return FastPath(False, str(error), gate=source), None
+        return FastPath(False, str(error), gate=gate.source), None
     except Exception as error:  # noqa: BLE001 - a model the compiler chokes on keeps its pipeline
-        return FastPath(False, f"cannot compile: {type(error).__name__}: {error}", gate=source), None
-    pickled = predict_model(name, models.models[name], raw)
+        return FastPath(False, f"cannot compile: {type(error).__name__}: {error}", gate=gate.source), None
+    predictor, takes_typed = models.predictor(name)  # the pipeline as served without a fast path
+    pickled = predict_model(name, predictor, gate.typed if takes_typed else gate.raw)
     tolerance = TOLERANCE.get(fast.family, 0.0)
     reason, largest = None, 0.0
-    for compiled in (predict_model(name, fast, typed), _in_small_parts(name, fast, typed)):
+    for compiled in (predict_model(name, fast, gate.typed), _in_small_parts(name, fast, gate.parts)):
         reason, difference = compare(compiled, pickled, classes=bool(pickled.classes), tolerance=tolerance)
         largest = difference if difference != difference else max(largest, difference)
         if reason is not None:
             break
     shown = None if largest != largest else largest  # NaN: not compared
-    return FastPath(reason is None, reason, fast.family, source, len(raw), shown), fast if reason is None else None
+    enabled = reason is None
+    return FastPath(enabled, reason, fast.family, gate.source, len(gate.raw), shown), fast if enabled else None
 
 
-def _in_small_parts(name: str, fast: CompiledModel, typed: pd.DataFrame) -> ModelOutput:
-    """The fast path as requests use it: the first records one at a time, the rest ``TABLE_ROWS`` at a time
-    (the row counts for which tree models walk their tables instead of calling their library)."""
+def _small_parts(typed: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """The records as requests send them: the first one at a time, the rest ``TABLE_ROWS`` at a time (the row
+    counts for which tree models walk their tables instead of calling their library)."""
     bounds = [*range(min(SINGLE_GATE_RECORDS, len(typed))), *range(SINGLE_GATE_RECORDS, len(typed), TABLE_ROWS)]
     ends = [*bounds[1:], len(typed)]
-    spans = list(zip(bounds, ends, strict=True))
-    parts = [predict_model(name, fast, typed.iloc[a:b].reset_index(drop=True)) for a, b in spans]
-    return combine_outputs(parts, [b - a for a, b in spans])
+    return tuple(typed.iloc[a:b].reset_index(drop=True) for a, b in zip(bounds, ends, strict=True))
+
+
+def _in_small_parts(name: str, fast: CompiledModel, parts: tuple[pd.DataFrame, ...]) -> ModelOutput:
+    outputs = [predict_model(name, fast, part) for part in parts]
+    return combine_outputs(outputs, [len(part) for part in parts])
 
 
 def derive_fast_paths(models: LoadedModels) -> LoadedModels:
@@ -69,12 +81,13 @@ def derive_fast_paths(models: LoadedModels) -> LoadedModels:
     records, source = gate_records(models.schema, models.files)
     raw = model_input(records)
     typed = models.schema.coerce(raw, strict=False).reset_index(drop=True)
+    gate = _Gate(raw, typed, source, _small_parts(typed))
     paths: dict[str, FastPath] = {}
     compiled: dict[str, Any] = {}
     cache: dict[str, CompiledModel] = {}  # an ensemble's members are the other models: compiled once
     with single_threaded(), shared_work():  # thread pools on a busy host cost more than a few hundred rows
         for name in models.models:
-            paths[name], fast = _gate_one(models, name, raw, typed, source, cache)
+            paths[name], fast = _gate_one(models, name, gate, cache)
             if fast is not None:
                 compiled[name] = fast
     for name, path in paths.items():

@@ -15,15 +15,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from adaptml.serving.compiled.columns import CompileRefused, compile_head_step, frame_columns
+from adaptml.serving.compiled.columns import CompileRefused, columns_frame, compile_head_step, frame_columns
 from adaptml.serving.compiled.encoders import compile_encoder
 from adaptml.serving.compiled.estimators import Output, compile_estimator
 from adaptml.serving.sharing import SharedPipeline, remember
 from adaptml.training.ensemble import EnsembleClassifier, EnsembleRegressor
+from adaptml.training.evaluation import model_output
+from adaptml.training.task import TaskInfo
 
 __all__ = ["CompiledModel", "compile_model"]
 
 COLUMNS_KEY = "fast:columns"
+FRAME_KEY = "fast:typed-frame"  # the typed frame rebuilt from the columns, for members without a fast path
 
 
 @dataclass(frozen=True)
@@ -115,20 +118,38 @@ def _member_output(member: CompiledModel, frame: Any, classes: tuple[Any, ...]) 
     return aligned
 
 
+def _compiled_member(member: CompiledModel, classes: tuple[Any, ...]) -> Callable[[Any], np.ndarray]:
+    return lambda frame: _member_output(member, frame, classes)
+
+
+def _pickled_member(member: Any, classes: tuple[Any, ...]) -> Callable[[Any], np.ndarray]:
+    """A member the compiler refuses, called as the ensemble itself calls it (``model_output`` on the typed
+    frame): the same fitted object, so the same numbers; the gate checks the blend as usual."""
+    info = TaskInfo("classification", "roc_auc", True, classes) if classes else TaskInfo("regression", "rmse", False)
+    return lambda columns: model_output(member, remember(FRAME_KEY, columns, lambda: columns_frame(columns)), info)
+
+
 def _ensemble(final: Any, key: str, cache: dict[str, CompiledModel] | None) -> CompiledModel:
+    """The blend of the members' outputs: compiled members' fast outputs (shared with the models themselves),
+    and for a member the compiler refuses (e.g. CatBoost), its pickled pipeline on the typed frame."""
     members_by_name = dict(final.members or [])
     weights = dict(final.weights or {})
-    members = {}
+    classes = tuple(np.asarray(final.classes_).tolist()) if isinstance(final, EnsembleClassifier) else ()
+    members: dict[str, Callable[[Any], np.ndarray]] = {}
+    refused: list[str] = []
     for name in weights:
         try:
-            members[name] = compile_model(members_by_name[name], cache)
+            compiled = compile_model(members_by_name[name], cache)
+            members[name] = _compiled_member(compiled, classes)
         except CompileRefused as error:
-            raise CompileRefused(f"ensemble member {name}: {error}") from error
-    classes = tuple(np.asarray(final.classes_).tolist()) if isinstance(final, EnsembleClassifier) else ()
+            refused.append(f"{name}: {error}")
+            members[name] = _pickled_member(members_by_name[name], classes)
+    if len(refused) == len(members):
+        raise CompileRefused(f"no ensemble member has a fast path ({refused[0]})")
     total = sum(weights.values())
 
     def blend(frame: Any) -> Output:
-        outputs = {name: _member_output(member, frame, classes) for name, member in members.items()}
+        outputs = {name: member(frame) for name, member in members.items()}
         blended: Any = sum(outputs[name] * (weight / total) for name, weight in weights.items())
         if not classes:
             return blended, None

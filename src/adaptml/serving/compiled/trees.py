@@ -12,7 +12,7 @@ in the library's own order (a cumulative sum, not numpy's pairwise one), startin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,8 @@ NODE_CELLS = 1 << 16  # up to this many rows x nodes, every node's way is comput
 
 @dataclass(frozen=True)
 class OneTree:
-    """One tree's nodes in local numbering (children -1 at leaves); ``category_left`` rows for categorical nodes."""
+    """One tree's nodes in local numbering (children -1 at leaves); for the nodes with a categorical split
+    (``category_nodes``), which categories go left (``category_left``, one bool[CATEGORY_SLOTS + 1] row each)."""
 
     feature: np.ndarray
     threshold: np.ndarray
@@ -45,7 +46,8 @@ class OneTree:
     right: np.ndarray
     nan_left: np.ndarray
     values: np.ndarray  # (nodes, outputs): what a leaf adds
-    category_left: dict[int, np.ndarray]  # node -> bool[CATEGORY_SLOTS + 1]
+    category_nodes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="int64"))
+    category_left: np.ndarray = field(default_factory=lambda: np.zeros((0, CATEGORY_SLOTS + 1), dtype=bool))
 
 
 @dataclass(frozen=True)
@@ -159,33 +161,31 @@ def merge_trees(
     as_float32: bool = False,
     accumulate: str = "float64",
 ) -> TreeTable:
-    """One table of ``trees`` (global node numbers; leaves loop on themselves)."""
-    sizes = [len(tree.feature) for tree in trees]
+    """One table of ``trees`` (global node numbers; leaves loop on themselves), built with whole-array operations:
+    each tree's local node numbers are shifted by its offset, not walked node by node."""
+    sizes = np.array([len(tree.feature) for tree in trees], dtype="int64")
     offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype("int64")
-    children, category_rows, tables, depth = [], [], [np.zeros(CATEGORY_SLOTS + 1, dtype=bool)], 0
-    for tree, offset in zip(trees, offsets, strict=True):
-        own = np.arange(len(tree.feature), dtype="int64")
-        leaf = tree.left < 0
-        left = np.where(leaf, own, tree.left) + offset
-        right = np.where(leaf, own, tree.right) + offset
-        children.append(np.column_stack((left, right)).ravel())
-        rows = np.zeros(len(tree.feature), dtype="int64")
-        for node, goes_left in tree.category_left.items():
-            rows[node] = len(tables)
-            tables.append(~goes_left)
-        category_rows.append(rows)
-        depth = max(depth, _depth(tree.left, tree.right))
+    shift = np.repeat(offsets, sizes)
+    left, right = np.concatenate([t.left for t in trees]), np.concatenate([t.right for t in trees])
+    leaf = left < 0
+    own = np.arange(len(left), dtype="int64")
+    left_global = np.where(leaf, -1, left + shift)
+    right_global = np.where(leaf, -1, right + shift)
+    category_nodes = np.concatenate([t.category_nodes + offset for t, offset in zip(trees, offsets, strict=True)])
+    category_row = np.zeros(len(left), dtype="int64")
+    category_row[category_nodes.astype("int64")] = np.arange(1, len(category_nodes) + 1)
+    tables = [np.zeros((1, CATEGORY_SLOTS + 1), dtype=bool), *(~t.category_left.astype(bool) for t in trees)]
     return TreeTable(
-        feature=np.concatenate([np.where(t.left < 0, 0, t.feature) for t in trees]).astype("int64"),
+        feature=np.where(leaf, 0, np.concatenate([t.feature for t in trees])).astype("int64"),
         threshold=np.concatenate([t.threshold for t in trees]).astype("float64"),
-        children=np.concatenate(children),
+        children=np.column_stack((np.where(leaf, own, left_global), np.where(leaf, own, right_global))).ravel(),
         nan_right=~np.concatenate([t.nan_left for t in trees]).astype(bool),
-        category_row=np.concatenate(category_rows),
+        category_row=category_row,
         category_right=np.vstack(tables),
-        category_nodes=np.flatnonzero(np.concatenate(category_rows)),
+        category_nodes=np.flatnonzero(category_row),
         values=np.concatenate([t.values for t in trees]).astype("float64"),
         roots=offsets,
-        depth=depth,
+        depth=_depth(left_global, right_global, offsets),
         base=np.asarray(base, dtype="float64"),
         strict_less=strict_less,
         as_float32=as_float32,
@@ -196,25 +196,32 @@ def merge_trees(
 def read_through(table: TreeTable, columns: np.ndarray, codes: dict[int, np.ndarray]) -> TreeTable:
     """The table over another matrix: the table's feature ``f`` is the other matrix's column ``columns[f]``, and
     that column's category ``v`` is the table's category ``codes[column][v]`` (NaN: missing). HistGradientBoosting
-    reorders and recodes the native encoder's columns; this folds that into the table, so small requests skip it."""
+    reorders and recodes the native encoder's columns; this folds that into the table, so small requests skip it.
+    The categorical nodes are recoded a column at a time (one array operation per column, not per node)."""
     feature = np.asarray(columns, dtype="int64")[table.feature]
     category_right = table.category_right.copy()
-    nan_right = table.nan_right
-    for node, row in zip(table.category_nodes, table.category_row[table.category_nodes], strict=True):
-        mapping = codes.get(int(feature[node]))
+    nodes = table.category_nodes
+    rows, node_columns = table.category_row[nodes], feature[nodes]
+    for column in np.unique(node_columns):
+        mapping = codes.get(int(column))
         if mapping is None:
             raise ValueError("a categorical split on a column without category codes")
         mapped = np.full(CATEGORY_SLOTS + 1, np.nan)
         mapped[: min(len(mapping), CATEGORY_SLOTS)] = mapping[:CATEGORY_SLOTS]
         valid = (mapped >= 0) & (mapped < CATEGORY_SLOTS)
         slots = np.where(valid, mapped, INVALID_SLOT).astype("int64")
-        category_right[row] = np.where(np.isnan(mapped), nan_right[node], table.category_right[row][slots])
+        chosen = node_columns == column
+        own_rows = rows[chosen]
+        category_right[own_rows] = np.where(
+            np.isnan(mapped), table.nan_right[nodes[chosen]][:, np.newaxis], table.category_right[own_rows][:, slots]
+        )
     return replace(table, feature=feature, category_right=category_right)
 
 
-def _depth(left: np.ndarray, right: np.ndarray) -> int:
-    """Splits from the root to the deepest leaf: how many steps the walk needs."""
-    splits, frontier = 0, np.array([0])
+def _depth(left: np.ndarray, right: np.ndarray, roots: np.ndarray) -> int:
+    """Splits from a root to the deepest leaf over all trees at once (global numbers, -1 at leaves): how many
+    steps the walk needs."""
+    splits, frontier = 0, roots
     while True:
         inner = frontier[left[frontier] >= 0]
         if not inner.size:
@@ -237,9 +244,7 @@ def sklearn_forest_table(model: Any) -> TreeTable:
             values = values / normalizer
         missing_left = getattr(tree, "missing_go_to_left", None)
         nan_left = np.ones(tree.node_count, bool) if missing_left is None else np.asarray(missing_left, bool)
-        trees.append(
-            OneTree(tree.feature, tree.threshold, tree.children_left, tree.children_right, nan_left, values, {})
-        )
+        trees.append(OneTree(tree.feature, tree.threshold, tree.children_left, tree.children_right, nan_left, values))
     width = trees[0].values.shape[1]
     return merge_trees(trees, np.zeros(width), as_float32=True)
 
@@ -251,17 +256,16 @@ def _hgb_tree(predictor: Any, known: np.ndarray, f_idx_map: np.ndarray, column: 
     values[leaf, column] = nodes["value"][leaf]
     nan_left = nodes["missing_go_to_left"].astype(bool)
     slots = np.arange(CATEGORY_SLOTS)
-    categories = {}
-    for node in np.flatnonzero(nodes["is_categorical"].astype(bool) & ~leaf):
-        raw = predictor.raw_left_cat_bitsets[nodes["bitset_idx"][node]]
-        in_raw = ((raw[slots // 32] >> (slots % 32)) & 1).astype(bool)
-        bits = known[f_idx_map[nodes["feature_idx"][node]]]
-        is_known = ((bits[slots // 32] >> (slots % 32)) & 1).astype(bool)
-        goes_left = in_raw | (~is_known & nan_left[node])
-        categories[int(node)] = np.append(goes_left, nan_left[node])  # a negative code counts as missing
+    split = np.flatnonzero(nodes["is_categorical"].astype(bool) & ~leaf)
+    raw = predictor.raw_left_cat_bitsets[nodes["bitset_idx"][split]]  # (split nodes, 8) uint32 words
+    in_raw = ((raw[:, slots // 32] >> (slots % 32)) & 1).astype(bool)
+    bits = known[f_idx_map[nodes["feature_idx"][split]]]
+    is_known = ((bits[:, slots // 32] >> (slots % 32)) & 1).astype(bool)
+    goes_left = in_raw | (~is_known & nan_left[split][:, np.newaxis])
+    categories = np.column_stack((goes_left, nan_left[split]))  # the last slot: a negative code counts as missing
     left = np.where(leaf, -1, nodes["left"].astype("int64"))
     right = np.where(leaf, -1, nodes["right"].astype("int64"))
-    return OneTree(nodes["feature_idx"], nodes["num_threshold"], left, right, nan_left, values, categories)
+    return OneTree(nodes["feature_idx"], nodes["num_threshold"], left, right, nan_left, values, split, categories)
 
 
 def hgb_table(model: Any) -> TreeTable:

@@ -58,16 +58,16 @@ def _tree(tree: dict[str, Any], column: int, outputs: int) -> OneTree:
     values = np.zeros((len(left), outputs))
     values[leaf, column] = condition[leaf]
     nan_left = np.asarray(tree["default_left"], dtype=bool)
-    categories = {}
-    segments = zip(tree["categories_nodes"], tree["categories_segments"], tree["categories_sizes"], strict=True)
-    for node, start, size in segments:
+    nodes = np.asarray(tree["categories_nodes"], dtype="int64")
+    categories = np.ones((len(nodes), CATEGORY_SLOTS + 1), dtype=bool)  # the last slot: an invalid category goes left
+    segments = zip(tree["categories_segments"], tree["categories_sizes"], strict=True)
+    for row, (start, size) in enumerate(segments):
         chosen = np.asarray(tree["categories"][start : start + size], dtype="int64")
         if chosen.size and chosen.max() >= CATEGORY_SLOTS:
             raise CompileRefused("an XGBoost categorical split on a category past 255")
-        goes_left = np.ones(CATEGORY_SLOTS + 1, dtype=bool)  # the last slot: an invalid category goes left
-        goes_left[chosen] = False
-        categories[int(node)] = goes_left
-    return OneTree(np.asarray(tree["split_indices"]), condition, left, right, nan_left, values, categories)
+        categories[row, chosen] = False
+    split = np.asarray(tree["split_indices"])
+    return OneTree(split, condition, left, right, nan_left, values, nodes, categories)
 
 
 def xgboost_table(booster: Any) -> tuple[TreeTable, Transform]:
