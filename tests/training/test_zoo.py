@@ -161,3 +161,22 @@ BOOSTERS = [kind(library, n_estimators=5) for kind in (BoosterRegressor, Booster
 @pytest.mark.filterwarnings("ignore")
 def test_boosters_meet_the_scikit_learn_estimator_contract(booster: Any, check: Callable[[str, Any], None]) -> None:
     check(type(booster).__name__, clone(booster))
+
+
+def test_a_booster_pickled_before_a_hyperparameter_was_added_still_loads() -> None:
+    import pickle
+
+    import numpy as np
+
+    from adaptml.training.boosting import BoosterRegressor
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(80, 3)), rng.normal(size=80)
+    model = BoosterRegressor(library="lightgbm", n_estimators=5, early_stopping=False).fit(x, y)
+    state = model.__getstate__()
+    del state["extra_trees"]  # as an older adaptml pickled it
+    old = BoosterRegressor.__new__(BoosterRegressor)
+    old.__setstate__(state)
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.extra_trees is None
+    assert np.allclose(restored.predict(x), model.predict(x))

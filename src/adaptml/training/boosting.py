@@ -7,6 +7,7 @@ constructor argument (``None`` leaves the library's default), so ``get_params``,
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,16 @@ class _Booster(BaseEstimator):
         self.patience = patience
         self.random_state = random_state
         self.n_jobs = n_jobs
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A model pickled by an older adaptml lacks the hyperparameters added since: they take their defaults
+        (None: the library's own), so published versions keep loading after an upgrade."""
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(_Booster.__init__).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        super().__setstate__({**defaults, **state})
 
     def _library_params(self) -> dict[str, Any]:
         """The hyperparameters that are set, checked against the chosen library (in ``fit``, as sklearn asks)."""
