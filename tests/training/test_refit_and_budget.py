@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from adaptml.serving.compiled import GATE_FILE as SERVING_GATE_FILE
-from adaptml.training.budget import Budget, Measured, plan_refit, plan_training
+from adaptml.training.budget import Budget, Measured, affordable_folds, plan_refit, plan_training
 from adaptml.training.fitting import refit_model
 from adaptml.training.packaging import GATE_FILE, gate_csv
 from adaptml.training.steps import MODEL
@@ -92,6 +92,20 @@ def test_tuning_gets_only_what_the_remaining_models_leave() -> None:
         Budget(0.0, 0.0), cost=1.0, overhead=0.0, trained=trained, later=[], refit_share=0.0, tuning_cap=7.0, now=1e9
     )
     assert unbounded.train and unbounded.tuning_seconds == 7.0
+
+
+def test_the_folds_shrink_to_what_the_time_left_affords_but_never_below_two() -> None:
+    assert affordable_folds(5, fit_seconds=1.0, seconds_left=float("inf")) == 5
+    assert affordable_folds(5, fit_seconds=1.0, seconds_left=10.0) == 5
+    assert affordable_folds(5, fit_seconds=1.0, seconds_left=2.5) == 3  # 3 folds: 2 whole fits
+    assert affordable_folds(5, fit_seconds=10.0, seconds_left=0.0) == 2  # every row still gets an OOF prediction
+    assert affordable_folds(2, fit_seconds=10.0, seconds_left=0.0) == 2
+
+
+def test_a_slow_fit_cross_validates_in_fewer_folds_with_every_row_out_of_fold(regression: Problem) -> None:
+    result = regression.fit("ridge", seconds_left=0.0)
+    assert len(result.cv_scores) == 2
+    assert len(result.oof) == len(regression.parts.train)
 
 
 def test_the_refit_happens_only_when_its_estimate_fits_and_it_is_enabled() -> None:

@@ -5,16 +5,28 @@ its cost is estimated from what this run measured so far: the baseline's seconds
 real models' seconds beyond it, divided by their specs' relative ``cost``, give seconds per unit of cost on this
 data and machine. A model whose estimate (training plus its share of the refit) does not fit in what remains, less a
 reserve for the ensemble, evaluation and publishing, is skipped with the reason. The first real model has nothing to
-be estimated from and always trains. Tuning gets only what is left over after the remaining models' estimates.
+be estimated from and always trains; every model, the first included, fits on the whole split first and then
+cross-validates in only as many folds as the time left affords (``affordable_folds``, at least two), so a model whose
+one fit turns out slow cannot spend the run on its folds. Tuning gets only what is left over after the remaining
+models' estimates.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Budget", "Measured", "RefitDecision", "TrainDecision", "plan_refit", "plan_training"]
+__all__ = [
+    "Budget",
+    "Measured",
+    "RefitDecision",
+    "TrainDecision",
+    "affordable_folds",
+    "plan_refit",
+    "plan_training",
+]
 
 CLOSING_SHARE = 0.1  # of the budget, kept for the ensemble, evaluation, refit bookkeeping and publishing
 MIN_CLOSING_SECONDS = 2.0
@@ -101,6 +113,17 @@ def plan_training(
         return TrainDecision(False, reason, estimate=estimate)
     spare = left - estimate - sum((overhead + unit * c) * scale for c in later)
     return TrainDecision(True, tuning_seconds=min(tuning_cap, max(0.0, spare) / (1 + len(later))), estimate=estimate)
+
+
+def affordable_folds(folds: int, *, fit_seconds: float, seconds_left: float) -> int:
+    """How many of ``folds`` CV folds fit in ``seconds_left``, at least 2.
+
+    k folds each fit on (k-1)/k of the rows, (k-1) whole fits in all. Two folds still give every row an
+    out-of-fold prediction (what the ensemble and the leaderboard's CV need).
+    """
+    if folds <= 2 or fit_seconds <= 0 or not math.isfinite(seconds_left):
+        return folds
+    return max(2, min(folds, int(max(0.0, seconds_left) / fit_seconds) + 1))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from adaptml.schema import Schema, SchemaCoercer
+from adaptml.training.budget import affordable_folds
 from adaptml.training.evaluation import model_output, score
 from adaptml.training.features import ColumnSelector, FeaturePlan, derive_step, make_encoder
 from adaptml.training.portfolio import DEFAULT_CONFIG, candidates, run_portfolio
@@ -121,12 +122,15 @@ def fit_model(
     budget_seconds: float = 0.0,
     shuffle: bool = True,
     strategy: str = "portfolio",
+    seconds_left: float = float("inf"),
 ) -> FitResult:
     """Tune (within the budget), cross-validate and fit one model on the training split.
 
+    The folds are as many of ``cv_folds`` as fit in what remains of ``seconds_left`` after the final fit.
     ``strategy`` "portfolio" tries the model's proven configurations in order (a model without one searches its
     space at random, within a finite budget only); "random" searches its space at random.
     """
+    deadline = time.perf_counter() + seconds_left
     n_jobs = threads_for(n_jobs, len(train))
     y = train[schema.target]
     model = spec(name)
@@ -152,7 +156,9 @@ def fit_model(
         fit_seconds = time.perf_counter() - started
         # the folds reuse the tree count early stopping chose on the final fit: one search, not k+1
         frozen = model.refit_params(params, tail.named_steps[MODEL])
-        splits = cv_splits(y, info, folds=cv_folds, seed=seed, shuffle=shuffle)
+        left = deadline - time.perf_counter()
+        folds = affordable_folds(cv_folds, fit_seconds=fit_seconds, seconds_left=left)
+        splits = cv_splits(y, info, folds=folds, seed=seed, shuffle=shuffle)
         scores, oof, bag = _cross_validate(tail_for(frozen), base, y, info, splits)
     whole = Pipeline([*head.steps, *tail.steps])
     config = str(tuning.get("config", DEFAULT_CONFIG))
