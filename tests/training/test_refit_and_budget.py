@@ -70,13 +70,13 @@ def test_the_first_real_model_always_trains_and_a_later_one_is_skipped_when_its_
     )
     assert first.train
     trained = [Measured(seconds=20.5, cost=1.0)]  # 20 s per unit of cost beyond the 0.5 s overhead
-    # 34 s left after the 6 s reserve: 20.5 s to train and 0.3 x (20.5 + 20.5) s to evaluate fit
+    # 35 s left after the 6 + 9 s reserve: 20.5 s to train and 0.3 x (20.5 + 20.5) s to evaluate fit
     fits = plan_training(
-        budget, cost=1.0, overhead=0.5, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=1000.0 + 20.0
+        budget, cost=1.0, overhead=0.5, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=1000.0 + 10.0
     )
     assert fits.train and fits.estimate == pytest.approx(20.5)
     late = plan_training(
-        budget, cost=2.0, overhead=0.5, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=1000.0 + 20.0
+        budget, cost=2.0, overhead=0.5, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=1000.0 + 10.0
     )
     assert not late.train and late.reason.startswith("skipped: an estimated 40.5s")
 
@@ -84,7 +84,7 @@ def test_the_first_real_model_always_trains_and_a_later_one_is_skipped_when_its_
 def test_a_model_whose_training_fits_but_not_its_evaluation_is_skipped() -> None:
     budget = Budget(60.0, started=0.0)
     trained = [Measured(seconds=10.0, cost=1.0)] * 3  # 10 s per unit of cost, 30 s already trained
-    # 20 s left after the 6 s reserve: 10 s to train fits, 0.3 x (30 + 10) = 12 s more to evaluate does not
+    # 11 s left after the 6 + 9 s reserve: 10 s to train fits, 0.3 x (30 + 10) = 12 s more to evaluate does not
     decision = plan_training(
         budget, cost=1.0, overhead=0.0, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=34.0
     )
@@ -97,8 +97,8 @@ def test_tuning_gets_only_what_the_remaining_models_leave() -> None:
     decision = plan_training(
         budget, cost=1.0, overhead=0.0, trained=trained, later=[1.0, 1.0], refit_share=0.0, tuning_cap=30.0, now=10.0
     )
-    # 100 - 10 elapsed - 10 reserve = 80 left; 3 models x 10 s and 0.3 x (10 + 10) s to evaluate -> 44 spare
-    assert decision.tuning_seconds == pytest.approx(44.0 / 3)
+    # 100 - 10 elapsed - (10 + 10) reserve = 70 left; 3 models x 10 s and 0.3 x (10 + 10) s to evaluate -> 34 spare
+    assert decision.tuning_seconds == pytest.approx(34.0 / 3)
     unbounded = plan_training(
         Budget(0.0, 0.0), cost=1.0, overhead=0.0, trained=trained, later=[], refit_share=0.0, tuning_cap=7.0, now=1e9
     )
