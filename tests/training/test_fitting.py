@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import pickle
 
 import numpy as np
@@ -7,6 +8,7 @@ import pandas as pd
 import pytest
 
 from adaptml.training import select_features
+from adaptml.training.fitting import PARALLEL_MIN_ROWS, threads_for
 from adaptml.training.portfolio import candidates
 
 from .conftest import Problem, prepare
@@ -87,3 +89,11 @@ def test_selection_keeps_informative_features_and_reports_scores(regression: Pro
     assert set(report.importance) == set(features)
     assert report.importance["x"] > report.importance["noise"]
     assert "permutation importance" in report.method
+
+
+def test_threads_only_on_large_tables_of_an_idle_machine() -> None:
+    cores = os.cpu_count() or 1
+    assert threads_for(2, PARALLEL_MIN_ROWS, load=0.0) == 2
+    assert threads_for(2, PARALLEL_MIN_ROWS - 1, load=0.0) == 1  # small: synchronisation costs more than it saves
+    assert threads_for(2, PARALLEL_MIN_ROWS, load=float(cores)) == 1  # busy: a descheduled thread stalls every node
+    assert threads_for(1, 10 * PARALLEL_MIN_ROWS, load=0.0) == 1

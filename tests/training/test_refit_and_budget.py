@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from adaptml.serving.compiled import GATE_FILE as SERVING_GATE_FILE
-from adaptml.training.budget import Budget, Measured, plan_refit, plan_training
+from adaptml.training.budget import Budget, Measured, affordable_folds, plan_refit, plan_training
 from adaptml.training.fitting import refit_model
 from adaptml.training.packaging import GATE_FILE, gate_csv
 from adaptml.training.steps import MODEL
@@ -70,14 +70,25 @@ def test_the_first_real_model_always_trains_and_a_later_one_is_skipped_when_its_
     )
     assert first.train
     trained = [Measured(seconds=20.5, cost=1.0)]  # 20 s per unit of cost beyond the 0.5 s overhead
+    # 35 s left after the 6 + 9 s reserve: 20.5 s to train and 0.3 x (20.5 + 20.5) s to evaluate fit
     fits = plan_training(
-        budget, cost=1.0, overhead=0.5, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=1000.0 + 30.0
+        budget, cost=1.0, overhead=0.5, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=1000.0 + 10.0
     )
     assert fits.train and fits.estimate == pytest.approx(20.5)
     late = plan_training(
-        budget, cost=2.0, overhead=0.5, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=1000.0 + 30.0
+        budget, cost=2.0, overhead=0.5, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=1000.0 + 10.0
     )
     assert not late.train and late.reason.startswith("skipped: an estimated 40.5s")
+
+
+def test_a_model_whose_training_fits_but_not_its_evaluation_is_skipped() -> None:
+    budget = Budget(60.0, started=0.0)
+    trained = [Measured(seconds=10.0, cost=1.0)] * 3  # 10 s per unit of cost, 30 s already trained
+    # 11 s left after the 6 + 9 s reserve: 10 s to train fits, 0.3 x (30 + 10) = 12 s more to evaluate does not
+    decision = plan_training(
+        budget, cost=1.0, overhead=0.0, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=34.0
+    )
+    assert not decision.train and "12.0s to evaluate" in decision.reason
 
 
 def test_tuning_gets_only_what_the_remaining_models_leave() -> None:
@@ -86,12 +97,26 @@ def test_tuning_gets_only_what_the_remaining_models_leave() -> None:
     decision = plan_training(
         budget, cost=1.0, overhead=0.0, trained=trained, later=[1.0, 1.0], refit_share=0.0, tuning_cap=30.0, now=10.0
     )
-    # 100 - 10 elapsed - 10 reserve = 80 left; 3 models x 10 s -> 50 spare, shared by 3 -> 16.7 s
-    assert decision.tuning_seconds == pytest.approx(50.0 / 3)
+    # 100 - 10 elapsed - (10 + 10) reserve = 70 left; 3 models x 10 s and 0.3 x (10 + 10) s to evaluate -> 34 spare
+    assert decision.tuning_seconds == pytest.approx(34.0 / 3)
     unbounded = plan_training(
         Budget(0.0, 0.0), cost=1.0, overhead=0.0, trained=trained, later=[], refit_share=0.0, tuning_cap=7.0, now=1e9
     )
     assert unbounded.train and unbounded.tuning_seconds == 7.0
+
+
+def test_the_folds_shrink_to_what_the_time_left_affords_but_never_below_two() -> None:
+    assert affordable_folds(5, fit_seconds=1.0, seconds_left=float("inf")) == 5
+    assert affordable_folds(5, fit_seconds=1.0, seconds_left=10.0) == 5
+    assert affordable_folds(5, fit_seconds=1.0, seconds_left=2.5) == 3  # 3 folds: 2 whole fits
+    assert affordable_folds(5, fit_seconds=10.0, seconds_left=0.0) == 2  # every row still gets an OOF prediction
+    assert affordable_folds(2, fit_seconds=10.0, seconds_left=0.0) == 2
+
+
+def test_a_slow_fit_cross_validates_in_fewer_folds_with_every_row_out_of_fold(regression: Problem) -> None:
+    result = regression.fit("ridge", seconds_left=0.0)
+    assert len(result.cv_scores) == 2
+    assert len(result.oof) == len(regression.parts.train)
 
 
 def test_the_refit_happens_only_when_its_estimate_fits_and_it_is_enabled() -> None:

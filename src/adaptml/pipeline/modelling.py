@@ -97,12 +97,13 @@ class Train(Stage):
             budget_seconds=decision.tuning_seconds,
             shuffle=cfg.split.strategy != "time",
             strategy=cfg.tuning.strategy,
+            seconds_left=context.plan.budget.remaining() - context.plan.budget.closing_reserve(),
         )
         out = self.output()
         out["oof"].dump(result.oof)
         size = out["pickle"].dump(result.pipeline)
         facts = {"cv_scores": list(result.cv_scores), "fit_seconds": result.fit_seconds, "params": result.params}
-        facts["config"] = result.config
+        facts.update(config=result.config, cv_folds=len(result.cv_scores))
         timing = {"train_seconds": time.perf_counter() - started, "tuning_seconds": result.tuning_seconds}
         refit = {"refit_params": result.frozen, "rows": len(train)}
         out["facts"].dump({**facts, "tuning": result.tuning, "pickle_bytes": size, **timing, **refit})
@@ -112,8 +113,14 @@ class Train(Stage):
         plan, cfg, name = context.plan, context.config, str(self.model)
         if name == BASELINE:
             return TrainDecision(True)
-        trained = [
-            Measured(facts["train_seconds"] - facts.get("tuning_seconds", 0.0), spec(other).cost)
+        folds = cfg.tuning.cv_folds
+        trained = [  # as if it had cross-validated in every fold: the models to come will
+            Measured(
+                (facts["train_seconds"] - facts.get("tuning_seconds", 0.0))
+                * (folds + 1)
+                / (facts.get("cv_folds", folds) + 1),
+                spec(other).cost,
+            )
             for other, facts in earlier.items()
             if other != BASELINE and "skipped" not in facts
         ]

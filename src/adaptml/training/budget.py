@@ -4,20 +4,42 @@
 its cost is estimated from what this run measured so far: the baseline's seconds are the per-task overhead, and the
 real models' seconds beyond it, divided by their specs' relative ``cost``, give seconds per unit of cost on this
 data and machine. A model whose estimate (training plus its share of the refit) does not fit in what remains, less a
-reserve for the ensemble, evaluation and publishing, is skipped with the reason. The first real model has nothing to
-be estimated from and always trains. Tuning gets only what is left over after the remaining models' estimates.
+reserve for the ensemble and publishing and a share of every trained model's seconds for evaluating it, is skipped
+with the reason. The first real model has nothing to
+be estimated from and always trains; every model, the first included, fits on the whole split first and then
+cross-validates in only as many folds as the time left affords (``affordable_folds``, at least two), so a model whose
+one fit turns out slow cannot spend the run on its folds. Tuning gets only what is left over after the remaining
+models' estimates.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Budget", "Measured", "RefitDecision", "TrainDecision", "plan_refit", "plan_training"]
+from adaptml.training.importance import TIME_LIMIT as IMPORTANCE_SECONDS
+
+__all__ = [
+    "Budget",
+    "Measured",
+    "RefitDecision",
+    "TrainDecision",
+    "affordable_folds",
+    "plan_refit",
+    "plan_training",
+]
 
 CLOSING_SHARE = 0.1  # of the budget, kept for the ensemble, evaluation, refit bookkeeping and publishing
 MIN_CLOSING_SECONDS = 2.0
+# of the budget, up to importance's own limit, kept on top for the best model's permutation importance on the test
+# split: it alone took up to its 10 s limit at publish on the corpus (diamonds: Evaluate 34.6 s with 3 models)
+IMPORTANCE_SHARE = 0.15
+# of the trained models' seconds, kept on top for evaluating them: Evaluate predicts the test split several times per
+# model and the ensemble re-predicts its members; at a 60 s budget the closing stages took 0.2 (nass_cds), 0.2
+# (trump_tweets) and 0.75 (seattle_pets) of the trained models' seconds, against a fixed 6 s reserve
+EVALUATION_SHARE = 0.3
 PUBLISH_SHARE = 0.05  # of the budget, still kept after the refit for publishing
 REFIT_OVERHEAD_SECONDS = 0.3  # per model: load the splits, pickle, store
 
@@ -40,7 +62,8 @@ class Budget:
         return self.seconds - self.elapsed(now) if self.bounded else float("inf")
 
     def closing_reserve(self) -> float:
-        return max(MIN_CLOSING_SECONDS, CLOSING_SHARE * self.seconds)
+        fixed = max(MIN_CLOSING_SECONDS, CLOSING_SHARE * self.seconds)
+        return fixed + min(IMPORTANCE_SECONDS, IMPORTANCE_SHARE * self.seconds)
 
 
 @dataclass(frozen=True)
@@ -93,14 +116,27 @@ def plan_training(
         return TrainDecision(True, tuning_seconds=min(tuning_cap, share))
     scale = 1.0 + refit_share
     estimate = (overhead + unit * cost) * scale
-    if estimate > left:
+    evaluation = EVALUATION_SHARE * (sum(m.seconds for m in trained) + overhead + unit * cost)
+    if estimate + evaluation > left:
         reason = (
-            f"skipped: an estimated {estimate:.1f}s to train and refit, {max(0.0, left):.1f}s left of the "
-            f"{budget.seconds:g}s budget (after {budget.closing_reserve():.1f}s kept for evaluation and publishing)"
+            f"skipped: an estimated {estimate:.1f}s to train and refit and {evaluation:.1f}s to evaluate, "
+            f"{max(0.0, left):.1f}s left of the {budget.seconds:g}s budget (after {budget.closing_reserve():.1f}s "
+            "kept for the ensemble, importance and publishing)"
         )
         return TrainDecision(False, reason, estimate=estimate)
-    spare = left - estimate - sum((overhead + unit * c) * scale for c in later)
+    spare = left - estimate - evaluation - sum((overhead + unit * c) * scale for c in later)
     return TrainDecision(True, tuning_seconds=min(tuning_cap, max(0.0, spare) / (1 + len(later))), estimate=estimate)
+
+
+def affordable_folds(folds: int, *, fit_seconds: float, seconds_left: float) -> int:
+    """How many of ``folds`` CV folds fit in ``seconds_left``, at least 2.
+
+    k folds each fit on (k-1)/k of the rows, (k-1) whole fits in all. Two folds still give every row an
+    out-of-fold prediction (what the ensemble and the leaderboard's CV need).
+    """
+    if folds <= 2 or fit_seconds <= 0 or not math.isfinite(seconds_left):
+        return folds
+    return max(2, min(folds, int(max(0.0, seconds_left) / fit_seconds) + 1))
 
 
 @dataclass(frozen=True)
