@@ -27,6 +27,7 @@ from adaptml.training.ensemble import fold_scores
 from adaptml.training.evaluation import model_output
 from adaptml.training.features import FeaturePlan
 from adaptml.training.fitting import cv_splits, threads_for
+from adaptml.training.importance import TIME_LIMIT as IMPORTANCE_SECONDS
 from adaptml.training.importance import held_out_importance
 from adaptml.training.packaging import leaderboard_records
 from adaptml.training.task import TaskInfo
@@ -222,6 +223,7 @@ class Evaluate(Stage):
                     cv_scores=facts["cv_scores"],
                     fit_seconds=facts["fit_seconds"],
                     pickle_bytes=facts["pickle_bytes"],
+                    output=outputs[name],
                 )
             rows.append({**row, "config": facts.get("config", "weights" if name == ENSEMBLE else "")})
             if name != ENSEMBLE:  # the ensemble refits for free: its members' refits, blended
@@ -254,8 +256,16 @@ def _diagnostics(
     selection = inputs["select"]["selection"].load()
     seed = context.config.split.seed
     ranked = [str(row["model"]) for row in records if str(row["model"]) in outputs and row["model"] != BASELINE]
+    budget = context.plan.budget
+    limit = min(IMPORTANCE_SECONDS, 0.15 * budget.seconds) if budget.bounded else IMPORTANCE_SECONDS
     importance = held_out_importance(
-        ranked, lambda name: models[name]["pickle"].load(), test.drop(columns=[target]), test[target], info, seed=seed
+        ranked,
+        lambda name: models[name]["pickle"].load(),
+        test.drop(columns=[target]),
+        test[target],
+        info,
+        seed=seed,
+        time_limit=limit,
     )
     return diagnose(
         test[target],
