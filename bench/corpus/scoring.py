@@ -89,6 +89,11 @@ def hgb_output(dataset: Dataset, train: pd.DataFrame, test: pd.DataFrame) -> tup
     labelled test rows, its classes (none for regression) and its fit seconds."""
     train, test = labelled(train, dataset.target), labelled(test, dataset.target)
     x_train, x_test = _as_text(train.drop(columns=dataset.target)), _as_text(test.drop(columns=dataset.target))
+    for column in x_train.columns:  # a column read as numbers in one file and as text in the other: train decides
+        if pd.api.types.is_numeric_dtype(x_train[column]):
+            x_test[column] = pd.to_numeric(x_test[column], errors="coerce")
+        elif pd.api.types.is_numeric_dtype(x_test[column]) or pd.api.types.is_bool_dtype(x_test[column]):
+            x_test[column] = x_test[column].map(lambda v: v if pd.isna(v) else str(v)).astype(object)
     started = time.perf_counter()
     pipeline = _hgb_pipeline(x_train, dataset.task)
     if dataset.task == "regression":
