@@ -39,6 +39,8 @@ import psutil
 import requests
 import yaml
 
+from bench.common import vm_kib
+
 RESULTS = Path(__file__).parent / "results" / "load.json"
 TARGET = "avg_price_per_room"
 PROJECT = "hotel-rates"
@@ -153,6 +155,28 @@ class Served:
             except psutil.NoSuchProcess:
                 continue
         return found
+
+
+class PeakRss:
+    """The largest resident memory of any gunicorn worker while the block runs (sampled every 20 ms)."""
+
+    def __init__(self, served: Served) -> None:
+        self.served, self.peak_mb = served, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            for pid in self.served.worker_pids():
+                self.peak_mb = max(self.peak_mb, vm_kib(pid, "VmRSS") / 1024)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def write_config(path: Path, registry: str, *, project: str = PROJECT, **serving: Any) -> Path:

@@ -17,7 +17,6 @@ import json
 import logging
 import pickle
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,7 +36,7 @@ from adaptml.serving.threads import single_threaded
 from adaptml.storage import Storage
 from bench.common import Options, ratio, run_part, show_table, summarize_ms, time_calls, vm_kib
 from bench.fast_bench import floor_call
-from bench.load_test import Served, gunicorn, write_config
+from bench.load_test import PeakRss, Served, gunicorn, write_config
 from bench.servers import Server, mlflow_model_dir, mlflow_server
 from bench.trained import config_for, ensure_version
 
@@ -171,28 +170,6 @@ def measure_batch(ours: Served, pipelines: dict[str, Any], features: pd.DataFram
     }
 
 
-class _PeakRss:
-    """The largest resident memory of any gunicorn worker while the block runs (sampled every 20 ms)."""
-
-    def __init__(self, served: Served) -> None:
-        self.served, self.peak_mb = served, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            for pid in self.served.worker_pids():
-                self.peak_mb = max(self.peak_mb, vm_kib(pid, "VmRSS") / 1024)
-
-    def __enter__(self) -> _PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def _chunks(body: bytes, size: int = 1 << 20) -> Iterator[bytes]:
     for start in range(0, len(body), size):
         yield body[start : start + size]
@@ -202,7 +179,7 @@ def measure_big_upload(ours: Served, features: pd.DataFrame, rows: int) -> dict[
     """A big CSV posted to /api/v1/predict with Accept: text/csv, the answer read as it streams."""
     body = features.sample(rows, replace=True, random_state=2).to_csv(index=False).encode()
     before = max(vm_kib(pid, "VmRSS") / 1024 for pid in ours.worker_pids())
-    with _PeakRss(ours) as rss:
+    with PeakRss(ours) as rss:
         started = time.perf_counter()
         response = requests.post(
             f"{ours.url}/api/v1/predict",

@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,34 +29,12 @@ from adaptml.datasets import read_bundled
 from adaptml.s3server import running_s3
 from adaptml.storage import Storage
 from bench.common import Options, run_part, show_table, vm_kib
-from bench.load_test import Served, write_config
+from bench.load_test import PeakRss, Served, write_config
 from bench.trained import config_for, ensure_version
 
 DATASET = "adult"
 ROWS = 600_000
 WORKERS = 2
-
-
-class PeakRss:
-    """The largest resident memory of any gunicorn worker while the block runs (sampled every 20 ms)."""
-
-    def __init__(self, served: Served) -> None:
-        self.served, self.peak_mb = served, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.02):
-            for pid in self.served.worker_pids():
-                self.peak_mb = max(self.peak_mb, vm_kib(pid, "VmRSS") / 1024)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @contextmanager
