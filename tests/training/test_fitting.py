@@ -93,7 +93,8 @@ def test_selection_keeps_informative_features_and_reports_scores(regression: Pro
 
 def test_threads_only_on_large_tables_of_an_idle_machine() -> None:
     cores = os.cpu_count() or 1
-    assert threads_for(2, PARALLEL_MIN_ROWS, load=0.0) == 2
-    assert threads_for(2, PARALLEL_MIN_ROWS - 1, load=0.0) == 1  # small: synchronisation costs more than it saves
-    assert threads_for(2, PARALLEL_MIN_ROWS, load=float(cores)) == 1  # busy: a descheduled thread stalls every node
-    assert threads_for(1, 10 * PARALLEL_MIN_ROWS, load=0.0) == 1
+    assert threads_for(2, PARALLEL_MIN_ROWS, competing=0.0) == (2 if cores >= 2 else 1)
+    assert threads_for(2, PARALLEL_MIN_ROWS - 1, competing=0.0) == 1  # small: synchronisation costs more than it saves
+    assert threads_for(2, PARALLEL_MIN_ROWS, competing=float(cores)) == 1  # busy: a descheduled thread stalls nodes
+    assert threads_for(1, 10 * PARALLEL_MIN_ROWS, competing=0.0) == 1
+    assert threads_for(2, PARALLEL_MIN_ROWS) in (1, 2)  # measured: whatever the machine's state, a valid count

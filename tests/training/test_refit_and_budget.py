@@ -6,7 +6,18 @@ import pandas as pd
 import pytest
 
 from adaptml.serving.compiled import GATE_FILE as SERVING_GATE_FILE
-from adaptml.training.budget import Budget, Measured, affordable_folds, plan_refit, plan_training
+from adaptml.training.budget import (
+    SCORES_PER_MODEL,
+    Budget,
+    Measured,
+    affordable_folds,
+    closing_models,
+    plan_refit,
+    plan_training,
+    time_scoring,
+)
+from adaptml.training.diagnostics import BOOTSTRAP_ROUNDS
+from adaptml.training.ensemble import ROUNDS as ENSEMBLE_ROUNDS
 from adaptml.training.fitting import refit_model
 from adaptml.training.packaging import GATE_FILE, gate_csv
 from adaptml.training.steps import MODEL
@@ -136,3 +147,31 @@ def test_the_gate_sample_is_seeded_raw_records_with_the_input_columns(regression
     assert len(first) == 300 and list(first.columns) == list(regression.schema.names)
     pd.testing.assert_frame_equal(first, again)
     assert GATE_FILE == SERVING_GATE_FILE
+
+
+def test_the_closing_stages_scores_are_kept_for_every_model_still_to_be_closed() -> None:
+    budget = Budget(60.0, started=0.0)
+    trained = [Measured(seconds=2.0, cost=1.0)] * 2  # fast models: training alone would fit
+    free = plan_training(
+        budget, cost=1.0, overhead=0.0, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=10.0
+    )
+    assert free.train
+    # 30 ms per multiclass score, 230 scores per model, 5 models to close (3 trained, baseline, ensemble): 34.5 s
+    slow = plan_training(
+        budget,
+        cost=1.0,
+        overhead=0.0,
+        trained=trained,
+        later=[],
+        refit_share=0.0,
+        tuning_cap=0,
+        scoring_seconds=0.03,
+        now=10.0,
+    )
+    assert not slow.train and "36.3s to evaluate" in slow.reason
+    assert closing_models(1) == 2 and closing_models(2) == 4
+
+
+def test_the_scores_per_model_are_the_ensemble_rounds_and_the_bootstrap_rounds() -> None:
+    assert SCORES_PER_MODEL == ENSEMBLE_ROUNDS + BOOTSTRAP_ROUNDS
+    assert time_scoring(lambda: None) >= 0.0

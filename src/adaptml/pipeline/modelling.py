@@ -21,10 +21,10 @@ from adaptml.pipeline.plan import BASELINE, RunPlan, train_label
 from adaptml.pipeline.preparation import Clean, Select, Split
 from adaptml.pipeline.stage import Stage, Targets, read_frame, read_problem
 from adaptml.training import SelectionReport, build_ensemble, evaluate_model, fit_model, greedy_weights, leaderboard
-from adaptml.training.budget import Measured, TrainDecision, plan_refit, plan_training
+from adaptml.training.budget import Measured, TrainDecision, plan_refit, plan_training, time_scoring
 from adaptml.training.diagnostics import diagnose
 from adaptml.training.ensemble import fold_scores
-from adaptml.training.evaluation import model_output
+from adaptml.training.evaluation import model_output, score
 from adaptml.training.features import FeaturePlan
 from adaptml.training.fitting import cv_splits, threads_for
 from adaptml.training.importance import TIME_LIMIT as IMPORTANCE_SECONDS
@@ -36,6 +36,7 @@ from adaptml.training.zoo import ENSEMBLE, spec
 __all__ = ["REFIT_DECISION", "Ensemble", "Evaluate", "Train", "evaluated_tasks", "plan_of"]
 
 REFIT_DECISION = layout.REFIT_DECISION
+SCORING_ROWS = 2000  # rows a closing score is timed on: the diagnostics' bootstrap draws at most this many
 
 
 def plan_of(selection: dict[str, Any]) -> FeaturePlan:
@@ -107,6 +108,7 @@ class Train(Stage):
         facts.update(config=result.config, cv_folds=len(result.cv_scores))
         timing = {"train_seconds": time.perf_counter() - started, "tuning_seconds": result.tuning_seconds}
         refit = {"refit_params": result.frozen, "rows": len(train)}
+        timing["scoring_seconds"] = _scoring_seconds(info, train[schema.target], result.oof)
         out["facts"].dump({**facts, "tuning": result.tuning, "pickle_bytes": size, **timing, **refit})
 
     def _decide(self, context: RunContext, earlier: dict[str, dict[str, Any]]) -> TrainDecision:
@@ -126,6 +128,7 @@ class Train(Stage):
             if other != BASELINE and "skipped" not in facts
         ]
         ratio = 1.0 / (1.0 - cfg.split.test_size)
+        scoring = [float(f["scoring_seconds"]) for f in earlier.values() if "scoring_seconds" in f]
         return plan_training(
             plan.budget,
             cost=spec(name).cost,
@@ -134,7 +137,16 @@ class Train(Stage):
             later=[spec(other).cost for other in plan.after(name)],
             refit_share=ratio / (cfg.tuning.cv_folds + 1) if cfg.publish.refit else 0.0,
             tuning_cap=cfg.tuning.cap_seconds(bounded=plan.budget.bounded),
+            scoring_seconds=float(np.median(scoring)) if scoring else 0.0,
         )
+
+
+def _scoring_seconds(info: TaskInfo, y: pd.Series, oof: np.ndarray) -> float:
+    """One primary-metric score of this model's out-of-fold output, timed: the closing stages compute it hundreds
+    of times per model (``adaptml.training.budget.SCORES_PER_MODEL``)."""
+    rows = min(len(y), SCORING_ROWS)
+    truth, output = np.asarray(y)[:rows], oof[:rows]
+    return time_scoring(lambda: score(info.metric, info, truth, output))
 
 
 class Ensemble(Stage):

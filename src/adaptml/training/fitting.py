@@ -7,7 +7,6 @@ and tail are joined into the whole pipeline that gets pickled. What each model i
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from adaptml.schema import Schema, SchemaCoercer
 from adaptml.training.budget import affordable_folds
+from adaptml.training.contention import is_busy
 from adaptml.training.evaluation import model_output, score
 from adaptml.training.features import ColumnSelector, FeaturePlan, derive_step, make_encoder
 from adaptml.training.portfolio import DEFAULT_CONFIG, candidates, run_portfolio
@@ -42,25 +42,18 @@ CV_TUNING_MAX_ROWS = 2_000  # below this many training rows, configurations are 
 REFIT_ROOM = 1.25  # a refit fits (train + test) / train rows: 1.25 with the default 20 % test split
 
 
-def threads_for(n_jobs: int, rows: int, *, load: float | None = None) -> int:
+def threads_for(n_jobs: int, rows: int, *, competing: float | None = None) -> int:
     """The threads worth using on ``rows`` rows: one on small tables or a busy machine, ``n_jobs`` otherwise.
 
-    Busy is a 1-minute load average (``load``, default the machine's) at or above its core count: OpenMP boosters
-    synchronise threads at every tree node, and a descheduled thread stalls every barrier. Measured on 2 cores at
-    load 7: a default HistGradientBoosting on seattle_pets' 33,610 rows took 21.2 s with 2 threads, 1.9 s with 1.
+    Busy is CPU demand of other processes this one competes with (``competing`` cores' worth, by default measured:
+    ``training.contention``; niced background work does not count against a nice-0 run) leaving fewer than
+    ``n_jobs`` cores: OpenMP boosters synchronise threads at every tree node, and a descheduled thread stalls every
+    barrier. Measured on 2 cores at load 7: a default HistGradientBoosting on seattle_pets' 33,610 rows took 21.2 s
+    with 2 threads, 1.9 s with 1.
     """
     if n_jobs <= 1 or rows < PARALLEL_MIN_ROWS:
         return 1
-    busy = (_load() if load is None else load) >= (os.cpu_count() or 1)
-    return 1 if busy else n_jobs
-
-
-def _load() -> float:
-    """The 1-minute load average; 0.0 where the platform has none."""
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return 0.0
+    return 1 if is_busy(n_jobs, competing=competing) else n_jobs
 
 
 @dataclass(frozen=True)
