@@ -2,10 +2,11 @@
 corpus through the real CLI, beside a default HistGradientBoosting and the peers (FLAML, AutoGluon) at equal time.
 
 For each dataset of bench/corpus/ the frozen training file is uploaded to this run's embedded S3 server and
-``adaptml train CONFIG`` runs as a child process with a config of project, data.uri, data.target and registry only
-(plus the time budget when ``--budget`` is given). The published best model is read back from the registry and
-scored on the held-back 20 %, beside a default HistGradientBoosting fitted on the same raw rows. With ``--peers``
-each peer runs in its own virtualenv on the same training file with adaptml's budget (bench/peer_runs.py).
+``adaptml train CONFIG`` runs as a child process (bench/quality_cli.py) with a config of project, data.uri,
+data.target and registry only (plus the time budget when ``--budget`` is given). The published best model is read
+back from the registry and scored on the held-back 20 %, beside a default HistGradientBoosting fitted on the same raw
+rows. With ``--peers`` each peer runs in its own virtualenv on the same training file with adaptml's budget
+(bench/peer_runs.py).
 
 Results accumulate in bench/results/quality.json: a run replaces only the datasets it measures, and within them
 only the parts it measures (adaptml and HGB; each peer it ran), each stamped with when and at which commit. Peers
@@ -19,11 +20,9 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from adaptml.config import DEFAULT_TIME_BUDGET_SECONDS, Config
+from adaptml.config import DEFAULT_TIME_BUDGET_SECONDS
 from adaptml.registry import Registry
 from adaptml.s3server import running_s3
 from adaptml.storage import Storage
@@ -50,58 +49,12 @@ from bench.corpus.scoring import (
     score,
 )
 from bench.peer_runs import LOGS_DIR, PEERS, peer_names, run_peer
+from bench.quality_cli import cli_train, fit_facts, train_config, upload
 from bench.quality_judge import NOISE_NOTE, judge_record, save_output
 from bench.quality_report import show, write_markdown
 
 BUCKET = "adaptml-corpus"
 LOCK = ROOT / "bench" / ".cache" / "quality.lock"
-
-
-def train_config(dataset: Dataset, bucket: str, *, budget: float | None = None, **extra: Any) -> dict[str, Any]:
-    """What a new user writes: project, data.uri, data.target and registry (and a time budget, if asked)."""
-    config: dict[str, Any] = {
-        "project": dataset.name,
-        "data": {"uri": f"s3://{bucket}/data/{dataset.name}.csv.gz", "target": dataset.target},
-        "registry": f"s3://{bucket}/registry",
-        **extra,
-    }
-    if budget is not None:
-        if "time_budget_seconds" in Config.model_fields:
-            config["time_budget_seconds"] = budget
-        else:
-            config["tuning"] = {**config.get("tuning", {}), "budget_seconds": budget}
-    return config
-
-
-def upload(dataset: Dataset, storage: Storage, config: dict[str, Any]) -> None:
-    storage.ensure_bucket(config["registry"].removeprefix("s3://").split("/", 1)[0])
-    storage.put_bytes(config["data"]["uri"], dataset.train_path.read_bytes())
-
-
-def error_line(stderr: str) -> str:
-    """The CLI's one-line ``error:`` message, or a traceback's last line."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith("error:"):
-            return line
-    return lines[-1] if lines else "no output"
-
-
-def cli_train(config_path: Path, log: Path, *, timeout: float) -> dict[str, Any]:
-    """``adaptml train CONFIG`` in a child process (the S3 environment is inherited); never raises."""
-    command = [sys.executable, "-m", "adaptml.cli", "train", str(config_path)]
-    started = time.perf_counter()
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=dict(os.environ))
-    except subprocess.TimeoutExpired as expired:
-        out = expired.stdout.decode() if isinstance(expired.stdout, bytes) else expired.stdout or ""
-        log.write_text(out)
-        return {"status": "timeout", "error": f"no result within {timeout:.0f} s", "wall_seconds": round(timeout, 1)}
-    wall = round(time.perf_counter() - started, 1)
-    log.write_text(f"$ {' '.join(command)}\n{done.stdout}\n--- stderr ---\n{done.stderr}")
-    if done.returncode != 0:
-        return {"status": "crash", "error": error_line(done.stderr), "wall_seconds": wall}
-    return {"status": "ok", "error": None, "wall_seconds": wall}
 
 
 def dataset_facts(dataset: Dataset, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, Any]:
@@ -164,19 +117,6 @@ def run_ours(
     except Exception as error:
         hgb = {"status": "crash", "error": f"{type(error).__name__}: {error}"}
     return {"adaptml": {**ours, **provenance()}, "baselines": {"hgb": {**hgb, **provenance()}}}
-
-
-def fit_facts(manifest: dict[str, Any], wall: float, budget: float | None) -> dict[str, Any]:
-    """The time budget the run had and its overrun (CLI wall time minus budget), refit or not, skipped models."""
-    seconds = DEFAULT_TIME_BUDGET_SECONDS if budget is None else budget
-    return {
-        "budget_seconds": seconds,
-        "overrun_seconds": round(wall - seconds, 1) if seconds else None,
-        "elapsed_at_publish": manifest.get("time_budget", {}).get("elapsed_at_publish"),
-        "refit": manifest.get("refit"),
-        "refit_reason": manifest.get("refit_reason"),
-        "skipped": sorted(manifest.get("skipped", {})),
-    }
 
 
 def peer_budget(record: dict[str, Any], budget: float | None) -> float:
