@@ -4,12 +4,19 @@ It takes what the ``native`` encoder makes (numbers as float64, categoricals as 
 categorical columns to CatBoost as text, so CatBoost's ordered target statistics encode them without leaking each
 row's own target. With ``early_stopping`` a fit holds out a slice of the rows it is given (only ever training rows),
 finds the best tree count on it, then refits on all of them with that count scaled up, as ``boosting`` does for
-LightGBM and XGBoost. ``n_jobs`` becomes CatBoost's ``thread_count``. Every hyperparameter is a constructor argument,
-so ``get_params``, ``set_params`` and ``clone`` work; the fitted CatBoost model pickles as bytes.
+LightGBM and XGBoost. Inside ``fit_deadline`` a fit stops adding trees at the deadline and keeps the trees it has
+(CatBoost has no time limit of its own: a callback checks the clock after every tree); when the early-stopping probe
+runs out of time, the probe, cut back to its best tree, is the model. ``n_jobs`` becomes CatBoost's
+``thread_count``. Every hyperparameter is a constructor argument, so ``get_params``, ``set_params`` and ``clone``
+work; the fitted CatBoost model pickles as bytes.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -21,10 +28,32 @@ from sklearn.utils.validation import check_is_fitted
 
 from adaptml.training.boosting import MIN_ROWS_FOR_EARLY_STOPPING, SMALL_DATA_TREES
 
-__all__ = ["CatBoostClassifier", "CatBoostRegressor"]
+__all__ = ["CatBoostClassifier", "CatBoostRegressor", "fit_deadline"]
 
 MISSING = "__missing__"  # CatBoost takes no missing categories: they become one level of their own
 _TUNED = ("learning_rate", "depth", "l2_leaf_reg", "random_strength", "one_hot_max_size", "border_count")
+_DEADLINE: ContextVar[float | None] = ContextVar("catboost_deadline", default=None)
+
+
+@contextmanager
+def fit_deadline(at: float | None) -> Iterator[None]:
+    """CatBoost fits inside stop adding trees at ``at`` (epoch seconds, ``time.time()``); None: no deadline."""
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+class _Deadline:
+    """A CatBoost callback that stops adding trees once the deadline has passed; the trees so far are kept."""
+
+    def __init__(self, at: float) -> None:
+        self.at, self.hit = at, False
+
+    def after_iteration(self, info: Any) -> bool:
+        self.hit = time.time() >= self.at
+        return not self.hit
 
 
 class _CatBoost(BaseEstimator):
@@ -97,6 +126,9 @@ class _CatBoost(BaseEstimator):
         self.n_features_in_ = frame.shape[1]
         self.cat_features_ = [str(c) for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
         data = self._frame(frame)
+        at = _DEADLINE.get()
+        stop = _Deadline(at) if at is not None else None
+        callbacks = [stop] if stop else None
         trees = int(self.n_estimators)
         if self.early_stopping and self._can_stop_early(target):
             stratify = target if self._classifier else None
@@ -104,13 +136,16 @@ class _CatBoost(BaseEstimator):
                 data, target, test_size=self.validation_fraction, random_state=self.random_state, stratify=stratify
             )
             probe = self._make(trees, patience=self.patience)
-            probe.fit(x_fit, y_fit, cat_features=self.cat_features_, eval_set=(x_valid, y_valid))
+            probe.fit(x_fit, y_fit, cat_features=self.cat_features_, eval_set=(x_valid, y_valid), callbacks=callbacks)
+            if stop and stop.hit:  # out of time: keep the probe, cut back to its best tree, rather than refit
+                self.model_, self.best_iteration_ = probe, int(probe.tree_count_)
+                return self
             best = int(probe.get_best_iteration() or trees - 1) + 1
             trees = max(1, round(best / (1 - self.validation_fraction)))
         elif self.early_stopping:
             trees = min(trees, SMALL_DATA_TREES * 3)  # too few rows to stop on: a modest count at the chosen rate
-        self.best_iteration_ = trees
-        self.model_ = self._make(trees).fit(data, target, cat_features=self.cat_features_)
+        self.model_ = self._make(trees).fit(data, target, cat_features=self.cat_features_, callbacks=callbacks)
+        self.best_iteration_ = int(self.model_.tree_count_) if stop and stop.hit else trees
         return self
 
 

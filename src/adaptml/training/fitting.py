@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from adaptml.schema import Schema, SchemaCoercer
 from adaptml.training.budget import affordable_folds
+from adaptml.training.catboost_model import fit_deadline
 from adaptml.training.contention import is_busy
 from adaptml.training.evaluation import model_output, score
 from adaptml.training.features import ColumnSelector, FeaturePlan, derive_step, make_encoder
@@ -122,7 +123,8 @@ def fit_model(
 ) -> FitResult:
     """Tune (within the budget), cross-validate and fit one model on the training split.
 
-    The folds are as many of ``cv_folds`` as fit in what remains of ``seconds_left`` after the final fit.
+    The folds are as many of ``cv_folds`` as fit in what remains of ``seconds_left`` after the final fit; at its end
+    CatBoost stops adding trees (``catboost_model.fit_deadline``), so one slow model cannot overrun the run.
     ``strategy`` "portfolio" tries the model's proven configurations in order (a model without one searches its
     space at random, within a finite budget only); "random" searches its space at random.
     """
@@ -135,7 +137,8 @@ def fit_model(
         whole = build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed, n_jobs=n_jobs, params=params)
         return split_before(whole, ENCODE)[1]
 
-    with threadpool_limits(n_jobs):
+    stop_at = time.time() + seconds_left if np.isfinite(seconds_left) else None
+    with threadpool_limits(n_jobs), fit_deadline(stop_at):  # a hard stop for the boosters that take one
         head = split_before(build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed), ENCODE)[0]
         base = head.fit(train).transform(train)
         started = time.perf_counter()
