@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 
@@ -14,6 +16,8 @@ from adaptml.training.budget import (
     closing_models,
     plan_refit,
     plan_training,
+    process_started,
+    started_at,
     time_scoring,
 )
 from adaptml.training.diagnostics import BOOTSTRAP_ROUNDS
@@ -175,3 +179,10 @@ def test_the_closing_stages_scores_are_kept_for_every_model_still_to_be_closed()
 def test_the_scores_per_model_are_the_ensemble_rounds_and_the_bootstrap_rounds() -> None:
     assert SCORES_PER_MODEL == ENSEMBLE_ROUNDS + BOOTSTRAP_ROUNDS
     assert time_scoring(lambda: None) >= 0.0
+
+
+def test_a_process_start_is_boot_time_plus_its_start_ticks() -> None:
+    stat = "cpu  1 2 3 4\nintr 5\nbtime 1700000000\nprocesses 9\n"
+    own = "77 (adaptml train x) S " + " ".join(["0"] * 18) + " 12345 0 0"  # field 22: 12345 ticks after boot
+    assert started_at(stat, own, ticks_per_second=100) == pytest.approx(1700000123.45)
+    assert process_started() <= time.time()
