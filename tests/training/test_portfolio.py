@@ -108,3 +108,17 @@ def test_catboost_refits_on_every_row_with_its_frozen_count(classification: Prob
     )
     assert model.named_steps[MODEL].best_iteration_ == round(result.frozen["n_estimators"] * ratio)
     assert pickle.loads(pickle.dumps(model)).predict_proba(classification.parts.test).shape[1] == 2
+
+
+def test_a_configuration_starts_only_when_it_is_expected_to_end_within_the_budget() -> None:
+    portfolio = (Candidate("a"), Candidate("b", {"v": 1.0}), Candidate("c", {"v": 2.0}))
+    now = [0.0]  # a fake clock: each evaluation takes 10 s on it
+
+    def evaluate(params: dict[str, Any]) -> list[float]:
+        now[0] += 10.0
+        return [1.0]
+
+    _, trials = run_portfolio(
+        evaluate, portfolio, task="regression", higher_is_better=False, budget_seconds=25, clock=lambda: now[0]
+    )
+    assert [t.name for t in trials] == ["a", "b"]  # c would start at 20 s and end at 30 s, past the 25 s budget
