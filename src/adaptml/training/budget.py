@@ -9,11 +9,11 @@ with the reason. The closing stages also score every trained model many times ov
 the diagnostics' paired bootstrap): each Train measures one score on its out-of-fold predictions, and
 ``SCORES_PER_MODEL`` of them per model still to be closed are kept on top (a multiclass ROC AUC is six
 scikit-learn AUCs per call: on glass, 214 rows, the closing stages took 50 s of a 60 s budget while the models
-trained in 30). The first real model has nothing to
-be estimated from and always trains; every model, the first included, fits on the whole split first and then
-cross-validates in only as many folds as the time left affords (``affordable_folds``, at least two), so a model whose
-one fit turns out slow cannot spend the run on its folds. Tuning gets only what is left over after the remaining
-models' estimates.
+trained in 30). The first real model has nothing to be estimated from and always trains; every model, the first
+included, fits on the whole split first and then cross-validates in only as many folds as the time left affords
+(``affordable_folds``, at least two), so a model whose one fit turns out slow cannot spend the run on its folds, and
+CatBoost stops adding trees at the deadline (``catboost_model.fit_deadline``). Tuning gets only what is left over
+after the remaining models' estimates, and a configuration starts only when it is expected to end within that.
 """
 
 from __future__ import annotations
