@@ -14,6 +14,7 @@ from adaptml.training.budget import (
     Measured,
     affordable_folds,
     closing_models,
+    closing_tasks,
     plan_refit,
     plan_training,
     process_started,
@@ -186,3 +187,25 @@ def test_a_process_start_is_boot_time_plus_its_start_ticks() -> None:
     own = "77 (adaptml train x) S " + " ".join(["0"] * 18) + " 12345 0 0"  # field 22: 12345 ticks after boot
     assert started_at(stat, own, ticks_per_second=100) == pytest.approx(1700000123.45)
     assert process_started() <= time.time()
+
+
+def test_the_pipelines_time_between_tasks_is_kept_for_every_task_still_to_come() -> None:
+    budget = Budget(60.0, started=0.0)
+    trained = [Measured(seconds=2.0, cost=1.0)] * 2
+    # 1 s between tasks: 2 later Train tasks and 5 refits + ensemble, evaluate, publish = 10 tasks -> 10 s
+    decision = plan_training(
+        budget, cost=1.0, overhead=0.0, trained=trained, later=[1.0, 1.0], refit_share=0.0, tuning_cap=0, now=10.0
+    )
+    slow = plan_training(
+        budget,
+        cost=1.0,
+        overhead=0.0,
+        trained=trained,
+        later=[1.0, 1.0],
+        refit_share=0.0,
+        tuning_cap=0,
+        task_seconds=1.0,
+        now=32.0,
+    )
+    assert decision.train and closing_tasks(3) == 8
+    assert not slow.train and "11.8s to evaluate" in slow.reason  # 2 s to train + 0.3 x 6 s + 10 s > 13 s left

@@ -49,7 +49,7 @@ def plan_of(selection: dict[str, Any]) -> FeaturePlan:
 def _skip(out: Targets, reason: str, **facts: Any) -> None:
     out["oof"].dump(np.zeros(0))
     out["pickle"].dump(None)
-    out["facts"].dump({"skipped": reason, **facts})
+    out["facts"].dump({"skipped": reason, "finished_at": time.time(), **facts})
 
 
 class Train(Stage):
@@ -109,6 +109,7 @@ class Train(Stage):
         timing = {"train_seconds": time.perf_counter() - started, "tuning_seconds": result.tuning_seconds}
         refit = {"refit_params": result.frozen, "rows": len(train)}
         timing["scoring_seconds"] = _scoring_seconds(info, train[schema.target], result.oof)
+        timing["finished_at"] = time.time()  # the next Train task measures the pipeline's time between tasks
         out["facts"].dump({**facts, "tuning": result.tuning, "pickle_bytes": size, **timing, **refit})
 
     def _decide(self, context: RunContext, earlier: dict[str, dict[str, Any]]) -> TrainDecision:
@@ -129,6 +130,8 @@ class Train(Stage):
         ]
         ratio = 1.0 / (1.0 - cfg.split.test_size)
         scoring = [float(f["scoring_seconds"]) for f in earlier.values() if "scoring_seconds" in f]
+        # a resumed run's earlier models finished in an earlier process: their gap is not this pipeline's overhead
+        finished = [f["finished_at"] for f in earlier.values() if f.get("finished_at", 0) >= plan.budget.started]
         return plan_training(
             plan.budget,
             cost=spec(name).cost,
@@ -138,6 +141,7 @@ class Train(Stage):
             refit_share=ratio / (cfg.tuning.cv_folds + 1) if cfg.publish.refit else 0.0,
             tuning_cap=cfg.tuning.cap_seconds(bounded=plan.budget.bounded),
             scoring_seconds=float(np.median(scoring)) if scoring else 0.0,
+            task_seconds=max(0.0, time.time() - max(finished)) if finished else 0.0,
         )
 
 

@@ -1,19 +1,20 @@
 """The run's wall-clock budget: which models fit in what remains, how long tuning may take, whether the refit fits.
 
-``time_budget_seconds`` bounds the whole run, preparation included. Models train in priority order; before each one
-its cost is estimated from what this run measured so far: the baseline's seconds are the per-task overhead, and the
-real models' seconds beyond it, divided by their specs' relative ``cost``, give seconds per unit of cost on this
-data and machine. A model whose estimate (training plus its share of the refit) does not fit in what remains, less a
-reserve for the ensemble and publishing and a share of every trained model's seconds for evaluating it, is skipped
-with the reason. The closing stages also score every trained model many times over (the ensemble's greedy rounds,
-the diagnostics' paired bootstrap): each Train measures one score on its out-of-fold predictions, and
-``SCORES_PER_MODEL`` of them per model still to be closed are kept on top (a multiclass ROC AUC is six
-scikit-learn AUCs per call: on glass, 214 rows, the closing stages took 50 s of a 60 s budget while the models
-trained in 30). The first real model has nothing to be estimated from and always trains; every model, the first
+``time_budget_seconds`` bounds the whole run, preparation included. Models train in priority order; before each one its
+cost is estimated from what this run measured so far: the baseline's seconds are the per-task overhead, and the real
+models' seconds beyond it, divided by their specs' relative ``cost``, give seconds per unit of cost on this data and
+machine. A model whose estimate (training plus its share of the refit) does not fit in what remains, less a reserve for
+the ensemble and publishing and a share of every trained model's seconds for evaluating it, is skipped with the reason.
+The closing stages also score every trained model many times over (the ensemble's greedy rounds, the diagnostics' paired
+bootstrap): each Train measures one score on its out-of-fold predictions, and ``SCORES_PER_MODEL`` of them per model
+still to be closed are kept on top (a multiclass ROC AUC is six scikit-learn AUCs per call: on glass, 214 rows, the
+closing stages took 50 s of a 60 s budget while the models trained in 30), and so is the pipeline's own time between
+tasks, as measured between the Train tasks, for every task still to come (on a loaded machine, 20 s of a run were
+outside every stage). The first real model has nothing to be estimated from and always trains; every model, the first
 included, fits on the whole split first and then cross-validates in only as many folds as the time left affords
 (``affordable_folds``, at least two), so a model whose one fit turns out slow cannot spend the run on its folds, and
-CatBoost stops adding trees at the deadline (``catboost_model.fit_deadline``). Tuning gets only what is left over
-after the remaining models' estimates, and a configuration starts only when it is expected to end within that.
+CatBoost stops adding trees at the deadline (``catboost_model.fit_deadline``). Tuning gets only what is left over after
+the remaining models' estimates, and a configuration starts only when it is expected to end within that.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "TrainDecision",
     "affordable_folds",
     "closing_models",
+    "closing_tasks",
     "plan_refit",
     "plan_training",
     "process_started",
@@ -134,12 +136,15 @@ def plan_training(
     refit_share: float,
     tuning_cap: float,
     scoring_seconds: float = 0.0,
+    task_seconds: float = 0.0,
     now: float | None = None,
 ) -> TrainDecision:
     """Whether a model of relative ``cost`` fits, given the models ``trained`` so far and the costs still ``later``.
 
     ``refit_share`` is the refit's expected time as a share of the training time (0 without refit);
-    ``scoring_seconds`` one primary-metric score as measured by the latest model (``time_scoring``).
+    ``scoring_seconds`` one primary-metric score as measured by the latest model (``time_scoring``);
+    ``task_seconds`` what the pipeline spends between two tasks (scheduling, checking outputs in the workspace), as
+    measured between the Train tasks: every later Train task and every closing task (``closing_tasks``) costs it.
     """
     if not budget.bounded:
         return TrainDecision(True, tuning_seconds=tuning_cap)
@@ -151,6 +156,7 @@ def plan_training(
     scale = 1.0 + refit_share
     estimate = (overhead + unit * cost) * scale
     scoring = SCORES_PER_MODEL * scoring_seconds * closing_models(len(trained) + 1)
+    scoring += task_seconds * (closing_tasks(len(trained) + 1) + len(later))
     evaluation = EVALUATION_SHARE * (sum(m.seconds for m in trained) + overhead + unit * cost) + scoring
     if estimate + evaluation > left:
         reason = (
@@ -160,7 +166,7 @@ def plan_training(
         )
         return TrainDecision(False, reason, estimate=estimate)
     spare = left - estimate - evaluation - sum((overhead + unit * c) * scale for c in later)
-    spare -= SCORES_PER_MODEL * scoring_seconds * len(later)
+    spare -= (SCORES_PER_MODEL * scoring_seconds + task_seconds) * len(later)
     return TrainDecision(True, tuning_seconds=min(tuning_cap, max(0.0, spare) / (1 + len(later))), estimate=estimate)
 
 
@@ -168,6 +174,12 @@ def closing_models(trained: int) -> int:
     """The models the closing stages score when ``trained`` real models were trained: those, the baseline, and the
     ensemble once two or more are blended."""
     return trained + 1 + (1 if trained >= 2 else 0)
+
+
+def closing_tasks(trained: int) -> int:
+    """The pipeline tasks after training when ``trained`` real models were trained: a refit (or its record) per
+    closing model, the ensemble, evaluation and publishing."""
+    return closing_models(trained) + 3
 
 
 def time_scoring(scorer: Callable[[], object], *, repeats: int = 3) -> float:
