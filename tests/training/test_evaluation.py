@@ -5,12 +5,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn import metrics as skm
 
 from adaptml.config import parse_config
 from adaptml.schema import Schema
 from adaptml.training import TaskInfo, greedy_weights, leaderboard, run_id, version_files
 from adaptml.training.ensemble import blend
-from adaptml.training.evaluation import all_metrics, metric_names
+from adaptml.training.evaluation import all_metrics, metric_names, score
 
 REGRESSION = TaskInfo("regression", "rmse", False)
 BINARY = TaskInfo("classification", "roc_auc", True, ("<=50K", ">50K"))
@@ -97,3 +98,21 @@ def test_version_files_lay_out_the_registry_contract() -> None:
     )
     assert set(files) == {"metrics.csv", "schema.json", "models/ridge.pkl", "eda/report.html", "reports/cleaning.json"}
     assert pd.read_csv(pd.io.common.BytesIO(files["metrics.csv"])).columns[0] == "rank"
+
+
+@pytest.mark.parametrize("n_classes", [2, 3, 6])
+def test_roc_auc_equals_scikit_learns_with_ties_and_absent_classes(n_classes: int) -> None:
+    """The rank-based AUC (fast enough for the ensemble's and bootstrap's hundreds of calls) is scikit-learn's."""
+    rng = np.random.default_rng(n_classes)
+    labels = [f"c{i}" for i in range(n_classes)]
+    info = TaskInfo("classification", "roc_auc", True, tuple(labels))
+    y = rng.choice(labels[:-1] if n_classes > 2 else labels, size=300).astype(object)  # one class absent
+    proba = np.round(rng.dirichlet(np.ones(n_classes), size=300), 1)  # rounded: many ties
+    present = [i for i, label in enumerate(labels) if (y == label).any()]
+    expected = np.mean([skm.roc_auc_score(y == labels[i], proba[:, i]) for i in present])
+    assert score("roc_auc", info, y, proba) == pytest.approx(expected, abs=1e-12)
+
+
+def test_roc_auc_of_one_class_is_undefined() -> None:
+    info = TaskInfo("classification", "roc_auc", True, ("a", "b"))
+    assert math.isnan(score("roc_auc", info, np.array(["a", "a"], dtype=object), np.array([[0.4, 0.6], [0.3, 0.7]])))
