@@ -1,0 +1,146 @@
+"""The encoding step of a model pipeline, chosen by the model's family (``make_encoder``).
+
+- ``native`` (gradient boosting): ``NativeEncoder`` — numbers as float64, categoricals as pandas categories the
+  boosters split on natively. A column with more levels than ``max_categories`` (what HistGradientBoosting's bins
+  allow) keeps every level as a number instead (``overflow="rank"``): its levels' rank by frequency at fit, 0 the
+  commonest, so the trees can split on how common a level is and still tell apart every level seen often enough to
+  matter; with ``overflow="missing"`` (what models pickled before this option do) only the commonest
+  ``max_categories`` levels are kept and the rest read as missing.
+- ``tree`` (forests): one-hot below ``LOW_CARDINALITY`` levels, out-of-fold target encoding above.
+- ``linear``: the same plus imputation indicators and scaling.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
+
+if TYPE_CHECKING:
+    from adaptml.training.features import FeaturePlan
+
+__all__ = ["MAX_CATEGORIES", "MISSING_LABEL", "NativeEncoder", "make_encoder"]
+
+MAX_CATEGORIES = 250  # below HistGradientBoosting's 255 bins (one is kept for missing)
+MISSING_LABEL = "__missing__"
+Overflow = Literal["rank", "missing"]
+
+
+class NativeEncoder(TransformerMixin, BaseEstimator):
+    """Numbers as float64 and categoricals as pandas categories fixed at fit (unseen -> missing).
+
+    Gradient boosting libraries split on these categories natively; fixing them at fit keeps codes stable. A
+    column with more than ``max_categories`` levels at fit is ranked (``ranks_``: every level, commonest first) and
+    comes out as a float64 rank right after the numbers: the output is ``numeric``, then the ranked columns, then
+    the categories (``get_feature_names_out``). ``overflow="missing"`` keeps the commonest levels as categories
+    instead and reads the rest as missing (the behaviour, and the default, of encoders pickled before ranking).
+    """
+
+    overflow: Overflow = "missing"  # what an encoder pickled before the option has (its state lacks the attribute)
+
+    def __init__(
+        self,
+        numeric: tuple[str, ...] = (),
+        categorical: tuple[str, ...] = (),
+        max_categories: int = MAX_CATEGORIES,
+        overflow: Overflow = "missing",
+    ) -> None:
+        self.numeric = numeric
+        self.categorical = categorical
+        self.max_categories = max_categories
+        self.overflow = overflow
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> NativeEncoder:  # noqa: N803 - sklearn's naming
+        levels = {name: _by_frequency(X[name]) for name in self.categorical}
+        rank = self.overflow == "rank"
+        self.ranks_ = {n: v for n, v in levels.items() if rank and len(v) > self.max_categories}
+        self.categories_ = {n: v[: self.max_categories] for n, v in levels.items() if n not in self.ranks_}
+        return self
+
+    @property
+    def ranked(self) -> tuple[str, ...]:
+        """The categorical columns encoded as frequency ranks (none for an encoder pickled before ranking)."""
+        ranks = getattr(self, "ranks_", {})
+        return tuple(name for name in self.categorical if name in ranks)
+
+    @property
+    def native(self) -> tuple[str, ...]:
+        """The categorical columns encoded as pandas categories."""
+        ranked = set(self.ranked)
+        return tuple(name for name in self.categorical if name not in ranked)
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
+        columns: dict[str, pd.Series] = {name: X[name].astype("float64") for name in self.numeric}
+        for name in self.ranked:
+            codes = pd.Index(self.ranks_[name]).get_indexer(pd.Index(_as_labels(X[name])))
+            columns[name] = pd.Series(np.where(codes < 0, np.nan, codes.astype("float64")), X.index)
+        for name in self.native:
+            known = pd.Index(self.categories_[name])
+            codes = known.get_indexer(pd.Index(_as_labels(X[name])))  # -1 (missing): unseen or rare at fit
+            columns[name] = pd.Series(pd.Categorical.from_codes(codes, categories=known), X.index)
+        return pd.DataFrame(columns, index=X.index)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray([*self.numeric, *self.ranked, *self.native], dtype=object)
+
+
+def _by_frequency(values: pd.Series) -> list[str]:
+    """A column's levels as text, commonest first (ties in the order pandas counts them, which is stable)."""
+    return [str(v) for v in values.dropna().astype(str).value_counts().index]
+
+
+def _as_labels(values: pd.Series) -> pd.Series:
+    """Category labels as text, missing kept missing; string columns (what coercion produces) pass as they are."""
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        return values
+    return values.astype("object").where(values.notna(), None).map(lambda v: v if v is None else str(v))
+
+
+def _categorical_steps(encoder: BaseEstimator, *, scale: bool) -> Pipeline:
+    imputer = SimpleImputer(strategy="constant", fill_value=MISSING_LABEL)
+    steps: list[BaseEstimator] = [_AsText(), imputer, encoder]
+    if scale:
+        steps.append(StandardScaler())
+    return make_pipeline(*steps)
+
+
+class _AsText(TransformerMixin, BaseEstimator):
+    """Categoricals as an object array of strings (missing as NaN), the input the imputer and encoders expect."""
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> _AsText:  # noqa: N803
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
+        values = pd.DataFrame(X).to_numpy(dtype=object)
+        return np.where(pd.isna(values), np.nan, values.astype(str).astype(object))
+
+
+def make_encoder(family: str, plan: FeaturePlan, *, task: str, seed: int, overflow: Overflow = "rank") -> BaseEstimator:
+    """The encoding step for a model family: ``native``, ``tree`` or ``linear``."""
+    if family == "native":
+        return NativeEncoder(plan.numeric, plan.low_cardinality + plan.high_cardinality, overflow=overflow)
+    linear = family == "linear"
+    numeric_steps: list[BaseEstimator] = [
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
+    ]
+    if linear:
+        numeric_steps.append(StandardScaler())
+    target_type = "continuous" if task == "regression" else "auto"
+    parts: list[tuple[str, BaseEstimator, list[str]]] = []
+    if plan.numeric:
+        parts.append(("numeric", make_pipeline(*numeric_steps), list(plan.numeric)))
+    if plan.low_cardinality:
+        one_hot = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False)
+        parts.append(("one_hot", _categorical_steps(one_hot, scale=False), list(plan.low_cardinality)))
+    if plan.high_cardinality:
+        folds = KFold if task == "regression" else StratifiedKFold  # what TargetEncoder picks itself for cv=5
+        encoder = TargetEncoder(target_type=target_type, cv=folds(5, shuffle=True, random_state=seed))
+        parts.append(("target", _categorical_steps(encoder, scale=linear), list(plan.high_cardinality)))
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
