@@ -57,6 +57,8 @@ def test_make_encoder_ranks_while_the_old_setting_keeps_the_commonest_levels() -
     old = NativeEncoder(("x",), ("small", "many")).fit(frame)
     assert old.ranked == () and len(old.categories_["many"]) == MAX_CATEGORIES
     assert old.transform(frame)["many"].isna().sum() > 0  # the rarer levels read as missing
+    every = NativeEncoder(("x",), ("small", "many"), overflow="all").fit(frame)
+    assert every.ranked == () and every.transform(frame)["many"].cat.categories.size == LEVELS
 
 
 def _old_pickle(pipeline: object) -> bytes:

@@ -5,7 +5,8 @@
   allow) keeps every level as a number instead (``overflow="rank"``): its levels' rank by frequency at fit, 0 the
   commonest, so the trees can split on how common a level is and still tell apart every level seen often enough to
   matter; with ``overflow="missing"`` (what models pickled before this option do) only the commonest
-  ``max_categories`` levels are kept and the rest read as missing.
+  ``max_categories`` levels are kept and the rest read as missing; ``overflow="all"`` keeps every level as a
+  category (for a model without a bin limit on categories, such as CatBoost's ordered target statistics).
 - ``tree`` (forests): one-hot below ``LOW_CARDINALITY`` levels, out-of-fold target encoding above.
 - ``linear``: the same plus imputation indicators and scaling.
 """
@@ -30,7 +31,7 @@ __all__ = ["MAX_CATEGORIES", "MISSING_LABEL", "NativeEncoder", "make_encoder"]
 
 MAX_CATEGORIES = 250  # below HistGradientBoosting's 255 bins (one is kept for missing)
 MISSING_LABEL = "__missing__"
-Overflow = Literal["rank", "missing"]
+Overflow = Literal["rank", "missing", "all"]
 
 
 class NativeEncoder(TransformerMixin, BaseEstimator):
@@ -61,7 +62,8 @@ class NativeEncoder(TransformerMixin, BaseEstimator):
         levels = {name: _by_frequency(X[name]) for name in self.categorical}
         rank = self.overflow == "rank"
         self.ranks_ = {n: v for n, v in levels.items() if rank and len(v) > self.max_categories}
-        self.categories_ = {n: v[: self.max_categories] for n, v in levels.items() if n not in self.ranks_}
+        limit = None if self.overflow == "all" else self.max_categories
+        self.categories_ = {n: v[:limit] for n, v in levels.items() if n not in self.ranks_}
         return self
 
     @property
