@@ -38,22 +38,24 @@ def _frame(rows: int = 3000, seed: int = 0) -> pd.DataFrame:
 
 def test_a_column_over_the_limit_keeps_distinct_codes_for_all_its_levels() -> None:
     frame = _frame()
-    encoder = NativeEncoder(("x",), ("small", "many"), overflow="rank").fit(frame)
-    out = encoder.transform(frame)
-    assert encoder.ranked == ("many",) and encoder.native == ("small",)
-    assert list(out.columns) == ["x", "many", "small"] == list(encoder.get_feature_names_out())
-    assert out["many"].dtype == "float64" and out["many"].nunique() == LEVELS
-    assert out["small"].dtype == "category"
-    counts = frame["many"].value_counts()  # rank 0 is the commonest level
-    assert out.loc[frame["many"] == counts.index[0], "many"].eq(0).all()
-    probe = pd.DataFrame({"x": [0.0, 0.0], "small": ["a", None], "many": ["never seen", None]})
-    assert probe.pipe(encoder.transform)["many"].isna().all()
-
-
-def test_make_encoder_ranks_while_the_old_setting_keeps_the_commonest_levels() -> None:
-    frame = _frame()
     plan = plan_features(infer_schema(frame, target="y", task="regression"), frame)
-    assert make_encoder("native", plan, task="regression", seed=0).overflow == "rank"
+    encoder = make_encoder("native", plan, task="regression", seed=0).fit(frame)
+    out = encoder.transform(frame)
+    assert encoder.overflow == "both" and encoder.ranked == ("many",) and encoder.native == ("small", "many")
+    assert list(out.columns) == ["x", "many__rank", "small", "many"] == list(encoder.get_feature_names_out())
+    assert out["many__rank"].dtype == "float64" and out["many__rank"].nunique() == LEVELS
+    assert out["many"].dtype == "category" and len(out["many"].cat.categories) == MAX_CATEGORIES
+    counts = frame["many"].value_counts()  # rank 0 is the commonest level
+    assert out.loc[frame["many"] == counts.index[0], "many__rank"].eq(0).all()
+    probe = pd.DataFrame({"x": [0.0, 0.0], "small": ["a", None], "many": ["never seen", None]})
+    assert probe.pipe(encoder.transform)["many__rank"].isna().all()
+
+
+def test_the_other_overflow_settings() -> None:
+    frame = _frame()
+    ranked = NativeEncoder(("x",), ("small", "many"), overflow="rank").fit(frame)
+    assert ranked.native == ("small",) and list(ranked.get_feature_names_out()) == ["x", "many", "small"]
+    assert ranked.transform(frame)["many"].nunique() == LEVELS
     old = NativeEncoder(("x",), ("small", "many")).fit(frame)
     assert old.ranked == () and len(old.categories_["many"]) == MAX_CATEGORIES
     assert old.transform(frame)["many"].isna().sum() > 0  # the rarer levels read as missing
@@ -86,6 +88,8 @@ def version() -> tuple[dict, dict, pd.DataFrame]:
     old = fit_model("hist_gradient_boosting", typed, schema=schema, plan=plan, info=info, seed=0, cv_folds=2)
     old.pipeline.set_params(encode__overflow="missing").fit(typed, typed["y"])  # fitted the way old models were
     old_bytes = _old_pickle(old.pipeline)
+    ranked = fit_model("hgb_default", typed, schema=schema, plan=plan, info=info, seed=0, cv_folds=2).pipeline
+    pipelines["ranked_hgb"] = ranked.set_params(encode__overflow="rank").fit(typed, typed["y"])
     files = {
         "schema.json": schema.to_json().encode(),
         **{f"models/{name}.pkl": pickle.dumps(pipeline, protocol=5) for name, pipeline in pipelines.items()},
@@ -124,6 +128,7 @@ def test_the_compiled_fast_path_equals_the_pickles_with_ranked_and_old_encoders(
     pipelines = {name: pickle.loads(files[f"models/{name}.pkl"]) for name in models.models}
     assert pipelines["old_hgb"].named_steps["encode"].ranked == ()
     assert pipelines["lightgbm"].named_steps["encode"].ranked == ("many",)
+    assert pipelines["ranked_hgb"].named_steps["encode"].native == ("small",)
     for output in predict_direct(models, prepared, list(models.models)):
         assert not output.errors, output.name
         expected = pipelines[output.name].predict(prepared.records)

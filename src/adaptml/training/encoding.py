@@ -1,12 +1,13 @@
 """The encoding step of a model pipeline, chosen by the model's family (``make_encoder``).
 
 - ``native`` (gradient boosting): ``NativeEncoder`` — numbers as float64, categoricals as pandas categories the
-  boosters split on natively. A column with more levels than ``max_categories`` (what HistGradientBoosting's bins
-  allow) keeps every level as a number instead (``overflow="rank"``): its levels' rank by frequency at fit, 0 the
-  commonest, so the trees can split on how common a level is and still tell apart every level seen often enough to
-  matter; with ``overflow="missing"`` (what models pickled before this option do) only the commonest
-  ``max_categories`` levels are kept and the rest read as missing; ``overflow="all"`` keeps every level as a
-  category (for a model without a bin limit on categories, such as CatBoost's ordered target statistics).
+  boosters split on natively, at most ``max_categories`` levels each (what HistGradientBoosting's bins allow). A
+  column with more levels (``overflow``): ``"both"`` keeps its commonest levels as a category and adds every
+  level's rank by frequency at fit as a number (``<name>__rank``, 0 the commonest), so the rarer levels are told
+  apart by how common they are instead of all reading as missing; ``"rank"`` keeps the rank only (measured worse:
+  a column just over the limit loses its categorical splits); ``"missing"`` (what models pickled before this option
+  do) reads the rarer levels as missing; ``"all"`` keeps every level as a category (for a model without a bin
+  limit, such as CatBoost's ordered target statistics).
 - ``tree`` (forests): one-hot below ``LOW_CARDINALITY`` levels, out-of-fold target encoding above.
 - ``linear``: the same plus imputation indicators and scaling.
 """
@@ -27,21 +28,22 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 if TYPE_CHECKING:
     from adaptml.training.features import FeaturePlan
 
-__all__ = ["MAX_CATEGORIES", "MISSING_LABEL", "NativeEncoder", "make_encoder"]
+__all__ = ["MAX_CATEGORIES", "MISSING_LABEL", "RANK_SUFFIX", "NativeEncoder", "make_encoder"]
 
 MAX_CATEGORIES = 250  # below HistGradientBoosting's 255 bins (one is kept for missing)
 MISSING_LABEL = "__missing__"
-Overflow = Literal["rank", "missing", "all"]
+Overflow = Literal["both", "rank", "missing", "all"]
+RANK_SUFFIX = "__rank"
 
 
 class NativeEncoder(TransformerMixin, BaseEstimator):
     """Numbers as float64 and categoricals as pandas categories fixed at fit (unseen -> missing).
 
     Gradient boosting libraries split on these categories natively; fixing them at fit keeps codes stable. A
-    column with more than ``max_categories`` levels at fit is ranked (``ranks_``: every level, commonest first) and
-    comes out as a float64 rank right after the numbers: the output is ``numeric``, then the ranked columns, then
-    the categories (``get_feature_names_out``). ``overflow="missing"`` keeps the commonest levels as categories
-    instead and reads the rest as missing (the behaviour, and the default, of encoders pickled before ranking).
+    column with more than ``max_categories`` levels at fit is ranked as ``overflow`` says (``ranks_``: every level,
+    commonest first): the output is ``numeric``, then the rank columns (float64), then the categories
+    (``get_feature_names_out``). ``overflow="missing"`` is the default: the behaviour of encoders pickled before
+    ranking, whose state lacks ``overflow`` and ``ranks_``.
     """
 
     overflow: Overflow = "missing"  # what an encoder pickled before the option has (its state lacks the attribute)
@@ -60,10 +62,11 @@ class NativeEncoder(TransformerMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: object = None) -> NativeEncoder:  # noqa: N803 - sklearn's naming
         levels = {name: _by_frequency(X[name]) for name in self.categorical}
-        rank = self.overflow == "rank"
+        rank = self.overflow in ("rank", "both")
         self.ranks_ = {n: v for n, v in levels.items() if rank and len(v) > self.max_categories}
         limit = None if self.overflow == "all" else self.max_categories
-        self.categories_ = {n: v[:limit] for n, v in levels.items() if n not in self.ranks_}
+        only_rank = self.overflow == "rank"
+        self.categories_ = {n: v[:limit] for n, v in levels.items() if not (only_rank and n in self.ranks_)}
         return self
 
     @property
@@ -75,14 +78,18 @@ class NativeEncoder(TransformerMixin, BaseEstimator):
     @property
     def native(self) -> tuple[str, ...]:
         """The categorical columns encoded as pandas categories."""
-        ranked = set(self.ranked)
-        return tuple(name for name in self.categorical if name not in ranked)
+        return tuple(name for name in self.categorical if name in self.categories_)
+
+    @property
+    def rank_names(self) -> tuple[str, ...]:
+        """The output names of the rank columns: the column's own name when it is ranked only."""
+        return tuple(f"{name}{RANK_SUFFIX}" if name in self.categories_ else name for name in self.ranked)
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
         columns: dict[str, pd.Series] = {name: X[name].astype("float64") for name in self.numeric}
-        for name in self.ranked:
+        for name, output in zip(self.ranked, self.rank_names, strict=True):
             codes = pd.Index(self.ranks_[name]).get_indexer(pd.Index(_as_labels(X[name])))
-            columns[name] = pd.Series(np.where(codes < 0, np.nan, codes.astype("float64")), X.index)
+            columns[output] = pd.Series(np.where(codes < 0, np.nan, codes.astype("float64")), X.index)
         for name in self.native:
             known = pd.Index(self.categories_[name])
             codes = known.get_indexer(pd.Index(_as_labels(X[name])))  # -1 (missing): unseen or rare at fit
@@ -90,7 +97,7 @@ class NativeEncoder(TransformerMixin, BaseEstimator):
         return pd.DataFrame(columns, index=X.index)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        return np.asarray([*self.numeric, *self.ranked, *self.native], dtype=object)
+        return np.asarray([*self.numeric, *self.rank_names, *self.native], dtype=object)
 
 
 def _by_frequency(values: pd.Series) -> list[str]:
@@ -124,7 +131,7 @@ class _AsText(TransformerMixin, BaseEstimator):
         return np.where(pd.isna(values), np.nan, values.astype(str).astype(object))
 
 
-def make_encoder(family: str, plan: FeaturePlan, *, task: str, seed: int, overflow: Overflow = "rank") -> BaseEstimator:
+def make_encoder(family: str, plan: FeaturePlan, *, task: str, seed: int, overflow: Overflow = "both") -> BaseEstimator:
     """The encoding step for a model family: ``native``, ``tree`` or ``linear``."""
     if family == "native":
         return NativeEncoder(plan.numeric, plan.low_cardinality + plan.high_cardinality, overflow=overflow)

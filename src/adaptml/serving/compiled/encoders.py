@@ -70,8 +70,8 @@ class Codebook:
 
 
 def _native(encoder: NativeEncoder) -> Encoded:
-    """Numbers as they are, ranked columns as their level's rank and categories as their codes (NaN: missing or
-    unknown), in the encoder's output order: numbers, ranked columns, categories. Ranks are numbers to the model."""
+    """Numbers as they are, rank columns as their level's rank and categories as their codes (NaN: missing or
+    unknown), in the encoder's output order: numbers, rank columns, categories. Ranks are numbers to the model."""
     numbers, ranked, categorical = tuple(encoder.numeric), encoder.ranked, encoder.native
     categories = {name: list(encoder.categories_[name]) for name in categorical}
     coded = [*((name, encoder.ranks_[name]) for name in ranked), *((name, categories[name]) for name in categorical)]
@@ -88,7 +88,8 @@ def _native(encoder: NativeEncoder) -> Encoded:
             out[:, index] = codes
         return out
 
-    return Encoded(run, native=True, numeric=(*numbers, *ranked), categorical=categorical, categories=categories)
+    numeric = (*numbers, *encoder.rank_names)
+    return Encoded(run, native=True, numeric=numeric, categorical=categorical, categories=categories)
 
 
 def _numeric_part(pipeline: Pipeline) -> Callable[[np.ndarray], np.ndarray]:
