@@ -6,8 +6,9 @@
   level's rank by frequency at fit as a number (``<name>__rank``, 0 the commonest), so the rarer levels are told
   apart by how common they are instead of all reading as missing; ``"rank"`` keeps the rank only (measured worse:
   a column just over the limit loses its categorical splits); ``"missing"`` (what models pickled before this option
-  do) reads the rarer levels as missing; ``"all"`` keeps every level as a category (for a model without a bin
-  limit, such as CatBoost's ordered target statistics).
+  do, and the default: the ranks lost under cross-validation on the corpus, see ``bench/encoding_cv.py``) reads the
+  rarer levels as missing; ``"all"`` keeps every level as a category (for a model without a bin limit, such as
+  CatBoost's ordered target statistics; not wired to it yet).
 - ``tree`` (forests): one-hot below ``LOW_CARDINALITY`` levels, out-of-fold target encoding above.
 - ``linear``: the same plus imputation indicators and scaling.
 """
@@ -131,7 +132,9 @@ class _AsText(TransformerMixin, BaseEstimator):
         return np.where(pd.isna(values), np.nan, values.astype(str).astype(object))
 
 
-def make_encoder(family: str, plan: FeaturePlan, *, task: str, seed: int, overflow: Overflow = "both") -> BaseEstimator:
+def make_encoder(
+    family: str, plan: FeaturePlan, *, task: str, seed: int, overflow: Overflow = "missing"
+) -> BaseEstimator:
     """The encoding step for a model family: ``native``, ``tree`` or ``linear``."""
     if family == "native":
         return NativeEncoder(plan.numeric, plan.low_cardinality + plan.high_cardinality, overflow=overflow)
