@@ -3,8 +3,8 @@
 Each model's pipeline is ``SchemaCoercer -> derived -> ColumnSelector -> encoder -> estimator``; the derived step
 (``derive_step``) is ``DateParts`` when dates are all there is to expand, or ``DerivedFeatures`` when the plan also
 has times of day, dates written as text (``Nov 1 2004``, ``Feb-2018``) or free text (``training/text.py``).
-The encoder is chosen by the model family: native categoricals for gradient boosting, one-hot / out-of-fold target
-encoding by cardinality for forests, and the same plus imputation indicators and scaling for linear models.
+The encoder, chosen by the model family, lives in ``training/encoding.py`` (re-exported here: models pickled before
+the split name ``NativeEncoder`` and ``_AsText`` by this module).
 """
 
 from __future__ import annotations
@@ -12,21 +12,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from adaptml.schema import Schema
+from adaptml.training.encoding import MISSING_LABEL, NativeEncoder, make_encoder
+from adaptml.training.encoding import _AsText as _AsText  # noqa: F401 - the name older pickles load
 from adaptml.training.text import MAX_TEXT_COLUMNS, TextFeatures, looks_like_text, text_feature_names
 
 __all__ = [
     "DATE_PARTS",
     "LOW_CARDINALITY",
+    "MISSING_LABEL",
     "TIME_PARTS",
     "ColumnSelector",
     "DateParts",
@@ -43,7 +40,6 @@ DATE_PARTS = ("year", "month", "week", "day", "day_of_week", "day_of_year", "day
 TIME_PARTS = ("hour", "minute_of_day")  # only for date columns that carry a time of day
 EPOCH = pd.Timestamp("2000-01-01")
 LOW_CARDINALITY = 30
-MISSING_LABEL = "__missing__"
 
 
 @dataclass(frozen=True)
@@ -234,85 +230,3 @@ class ColumnSelector(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
         return X[list(self.columns)]
-
-
-class NativeEncoder(TransformerMixin, BaseEstimator):
-    """Numbers as float64 and categoricals as pandas categories fixed at fit (unseen or rare -> missing).
-
-    Gradient boosting libraries split on these categories natively; fixing them at fit keeps codes stable.
-    """
-
-    def __init__(
-        self, numeric: tuple[str, ...] = (), categorical: tuple[str, ...] = (), max_categories: int = 250
-    ) -> None:
-        self.numeric = numeric
-        self.categorical = categorical
-        self.max_categories = max_categories
-
-    def fit(self, X: pd.DataFrame, y: object = None) -> NativeEncoder:  # noqa: N803
-        self.categories_ = {
-            name: [str(v) for v in X[name].dropna().astype(str).value_counts().index[: self.max_categories]]
-            for name in self.categorical
-        }
-        return self
-
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:  # noqa: N803
-        columns: dict[str, pd.Series] = {name: X[name].astype("float64") for name in self.numeric}
-        for name in self.categorical:
-            known = pd.Index(self.categories_[name])
-            codes = known.get_indexer(pd.Index(_as_labels(X[name])))  # -1 (missing): unseen or rare at fit
-            columns[name] = pd.Series(pd.Categorical.from_codes(codes, categories=known), X.index)
-        return pd.DataFrame(columns, index=X.index)
-
-    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        return np.asarray([*self.numeric, *self.categorical], dtype=object)
-
-
-def _as_labels(values: pd.Series) -> pd.Series:
-    """Category labels as text, missing kept missing; string columns (what coercion produces) pass as they are."""
-    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
-        return values
-    return values.astype("object").where(values.notna(), None).map(lambda v: v if v is None else str(v))
-
-
-def _categorical_steps(encoder: BaseEstimator, *, scale: bool) -> Pipeline:
-    imputer = SimpleImputer(strategy="constant", fill_value=MISSING_LABEL)
-    steps: list[BaseEstimator] = [_AsText(), imputer, encoder]
-    if scale:
-        steps.append(StandardScaler())
-    return make_pipeline(*steps)
-
-
-class _AsText(TransformerMixin, BaseEstimator):
-    """Categoricals as an object array of strings (missing as NaN), the input the imputer and encoders expect."""
-
-    def fit(self, X: pd.DataFrame, y: object = None) -> _AsText:  # noqa: N803
-        return self
-
-    def transform(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
-        values = pd.DataFrame(X).to_numpy(dtype=object)
-        return np.where(pd.isna(values), np.nan, values.astype(str).astype(object))
-
-
-def make_encoder(family: str, plan: FeaturePlan, *, task: str, seed: int) -> BaseEstimator:
-    """The encoding step for a model family: ``native``, ``tree`` or ``linear``."""
-    if family == "native":
-        return NativeEncoder(plan.numeric, plan.low_cardinality + plan.high_cardinality)
-    linear = family == "linear"
-    numeric_steps: list[BaseEstimator] = [
-        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
-    ]
-    if linear:
-        numeric_steps.append(StandardScaler())
-    target_type = "continuous" if task == "regression" else "auto"
-    parts: list[tuple[str, BaseEstimator, list[str]]] = []
-    if plan.numeric:
-        parts.append(("numeric", make_pipeline(*numeric_steps), list(plan.numeric)))
-    if plan.low_cardinality:
-        one_hot = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=False)
-        parts.append(("one_hot", _categorical_steps(one_hot, scale=False), list(plan.low_cardinality)))
-    if plan.high_cardinality:
-        folds = KFold if task == "regression" else StratifiedKFold  # what TargetEncoder picks itself for cv=5
-        encoder = TargetEncoder(target_type=target_type, cv=folds(5, shuffle=True, random_state=seed))
-        parts.append(("target", _categorical_steps(encoder, scale=linear), list(plan.high_cardinality)))
-    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)

@@ -1,8 +1,9 @@
 """Encoders as lookup tables and arrays: columns in, the float64 matrix the estimator was fitted on out.
 
-Two encoders are known, the ones training builds (``training/features.py``): ``NativeEncoder`` (numbers, and
-categories as their codes) and the ``ColumnTransformer`` of the forest and linear families (imputed, optionally
-scaled numbers with missing indicators; one-hot or target-encoded categories). Category tables are made by running
+Two encoders are known, the ones training builds (``training/encoding.py``): ``NativeEncoder`` (numbers, columns
+over the category limit as frequency ranks, and categories as their codes) and the ``ColumnTransformer`` of the
+forest and linear families (imputed, optionally scaled numbers with missing indicators; one-hot or target-encoded
+categories). Category tables are made by running
 the fitted encoder itself on every known category, a missing value and an unseen one, so they hold its exact output.
 """
 
@@ -69,14 +70,17 @@ class Codebook:
 
 
 def _native(encoder: NativeEncoder) -> Encoded:
-    numeric, categorical = tuple(encoder.numeric), tuple(encoder.categorical)
+    """Numbers as they are, rank columns as their level's rank and categories as their codes (NaN: missing or
+    unknown), in the encoder's output order: numbers, rank columns, categories. Ranks are numbers to the model."""
+    numbers, ranked, categorical = tuple(encoder.numeric), encoder.ranked, encoder.native
     categories = {name: list(encoder.categories_[name]) for name in categorical}
-    books = [(index, name, Codebook(categories[name])) for index, name in enumerate(categorical, len(numeric))]
+    coded = [*((name, encoder.ranks_[name]) for name in ranked), *((name, categories[name]) for name in categorical)]
+    books = [(index, name, Codebook(labels)) for index, (name, labels) in enumerate(coded, len(numbers))]
 
     def run(columns: Columns) -> np.ndarray:
         rows = len(next(iter(columns.values()))) if columns else 0
-        out = np.empty((rows, len(numeric) + len(categorical)), dtype="float64")
-        for index, name in enumerate(numeric):
+        out = np.empty((rows, len(numbers) + len(books)), dtype="float64")
+        for index, name in enumerate(numbers):
             out[:, index] = columns[name]
         for index, name, book in books:
             codes = book.codes(columns[name], unknown=-1, missing=-1).astype("float64")
@@ -84,6 +88,7 @@ def _native(encoder: NativeEncoder) -> Encoded:
             out[:, index] = codes
         return out
 
+    numeric = (*numbers, *encoder.rank_names)
     return Encoded(run, native=True, numeric=numeric, categorical=categorical, categories=categories)
 
 
@@ -134,7 +139,7 @@ def _categorical_part(pipeline: Pipeline, names: list[str]) -> Callable[[Columns
     steps = [step for _, step in pipeline.steps]
     kinds = [f"{type(step).__module__}.{type(step).__qualname__}" for step in steps]
     known_tail = len(steps) in (3, 4) and (len(steps) == 3 or type(steps[3]) is StandardScaler)
-    if kinds[0] != "adaptml.training.features._AsText" or type(steps[1]) is not SimpleImputer or not known_tail:
+    if kinds[0] != "adaptml.training.encoding._AsText" or type(steps[1]) is not SimpleImputer or not known_tail:
         raise CompileRefused(f"unknown categorical encoding {' -> '.join(k.rsplit('.', 1)[-1] for k in kinds)}")
     widths = _widths(steps[2])
     tables, books = [], []
