@@ -208,6 +208,8 @@ def _prediction_array(output: ModelOutput) -> Any:
     """The prediction column: numbers as numbers, labels as text, ``error: ...`` in the rows that failed."""
     import pyarrow as pa
 
+    if not output.errors and output.classes and all(type(label) is str for label in output.classes):
+        return pa.array(output.predictions, type=pa.string())  # text labels, as the general path below types them
     if output.errors:
         cells = [to_python(value) for value in output.predictions]
         for row, message in output.errors.items():

@@ -14,6 +14,7 @@ rows before it are complete and correct. A body that is not UTF-8 text is read w
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from adaptml.errors import AdaptmlError, EngineUnavailable, InputError
 from adaptml.schema import Schema
+from adaptml.serving.compiled.estimators import one_thread_per_call
 from adaptml.serving.csv_batches import BatchTable, UploadStream, arrow_problem, batch_csv, open_upload
 from adaptml.serving.limits import check_csv_shape
 from adaptml.serving.loaded import LoadedModels
@@ -53,6 +55,8 @@ __all__ = [
 
 STREAM_ROWS = 50_000  # rows per chunk when a parsed frame is answered chunk by chunk
 ERROR_PREFIX = b"#error: "
+SCORERS = 2  # batches scored at once (threads); more would only hold more batches in memory on two cores
+FIRST_ROWS = 2_000  # rows scored before the answer starts: a bad early value is still a 4xx, the first byte quick
 
 
 def chunk_bounds(rows: int, size: int = STREAM_ROWS) -> list[tuple[int, int]]:
@@ -124,9 +128,12 @@ def stream_upload(
     max_rows: int,
     observe: Callable[[PredictionResult], None] = lambda result: None,
 ) -> Iterator[bytes]:
-    """The answer's CSV bytes, batch by batch; the first batch is scored before this returns (errors there raise).
+    """The answer's CSV bytes, batch by batch; the first ``FIRST_ROWS`` rows are scored before this returns (errors
+    there raise), so the answer starts quickly; the rest of the first batch follows as a batch of its own.
 
-    Scoring batch n+1 (in a thread: the scorers and Dask release the GIL) overlaps writing batch n.
+    ``SCORERS`` batches score at once in threads (the scorers and Dask release the GIL) while the batch before them
+    is written, each with its libraries on one thread: on a small host, batches in parallel use the cores better
+    than one batch's library threads, which also wait on each other when the host is busy.
     """
     batches = upload.batches()
     rows = 0
@@ -146,8 +153,17 @@ def stream_upload(
     first = next_batch()
     if first is None:
         raise InputError("the CSV body has a header but no data rows")
-    scored = score_batch(models, first, 1, dask)
-    return _pipeline(scored, next_batch, lambda batch, row: score_batch(models, batch, row, dask), observe)
+    scored = score_batch(models, first.slice(0, FIRST_ROWS), 1, dask)
+    rest = [first.slice(FIRST_ROWS)] if first.num_rows > FIRST_ROWS else []
+
+    def following() -> Any | None:
+        return rest.pop() if rest else next_batch()
+
+    def score(batch: Any, row: int) -> _Scored:
+        with one_thread_per_call():
+            return score_batch(models, batch, row, dask)
+
+    return _pipeline(scored, following, score, observe)
 
 
 def _pipeline(
@@ -156,35 +172,38 @@ def _pipeline(
     score: Callable[[Any, int], _Scored],
     observe: Callable[[PredictionResult], None],
 ) -> Iterator[bytes]:
-    """The first batch's rows at once; then batch n+1 is read while batch n scores, and batch n written while
-    batch n+1 scores. An error ends the answer with a trailer line after every row scored before it."""
-    pool = ThreadPoolExecutor(1, thread_name_prefix="adaptml-stream")
-    pending: Future[_Scored] | None = None
+    """The first rows at once; then up to ``SCORERS`` batches score while the one before them is written, in
+    order. An error ends the answer with a trailer line after every row scored before it."""
+    pool = ThreadPoolExecutor(SCORERS, thread_name_prefix="adaptml-stream")
+    pending: deque[Future[_Scored]] = deque()
+    row, failure, exhausted = scored.first_row + scored.table.num_rows, None, False
     try:
         observe(scored.result)
         yield batch_csv(BatchTable(scored.table, scored.result), header=True)
-        row = scored.first_row + scored.table.num_rows
         while True:
-            try:
-                batch, failure = next_batch(), None
-            except Exception as error:  # noqa: BLE001 - too late for a status: the answer ends with it
-                batch, failure = None, error
-            done = pending.result() if pending is not None else None
-            pending = pool.submit(score, batch, row) if batch is not None else None
-            row += batch.num_rows if batch is not None else 0
-            if done is not None:
-                observe(done.result)
-                yield batch_csv(BatchTable(done.table, done.result), header=False)
-            if failure is not None:
-                yield _trailer(failure)
-                return
-            if pending is None:
-                return
+            while not exhausted and failure is None and len(pending) < SCORERS:
+                try:
+                    batch = next_batch()
+                except Exception as error:  # noqa: BLE001 - too late for a status: the answer ends with it
+                    failure = error
+                    break
+                if batch is None:
+                    exhausted = True
+                    break
+                pending.append(pool.submit(score, batch, row))
+                row += batch.num_rows
+            if not pending:
+                break
+            done = pending.popleft().result()
+            observe(done.result)
+            yield batch_csv(BatchTable(done.table, done.result), header=False)
+        if failure is not None:
+            yield _trailer(failure)
     except Exception as error:  # noqa: BLE001 - a batch that failed to score: the answer ends with it
         yield _trailer(error)
     finally:
-        if pending is not None:
-            pending.cancel()
+        for future in pending:
+            future.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -9,7 +9,9 @@ arrays), HistGradientBoosting (its predictors), LightGBM (its booster) and XGBoo
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,13 +35,29 @@ from adaptml.serving.compiled.trees import TreeTable, hgb_table, read_through, s
 from adaptml.serving.compiled.xgboost_trees import xgboost_table
 from adaptml.training.boosting import BoosterClassifier, BoosterRegressor
 
-__all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator"]
+__all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator", "one_thread_per_call"]
 
 Output = tuple[np.ndarray, np.ndarray | None]
 LINEAR_REGRESSORS = (Ridge, RidgeCV, LinearRegression, Lasso, ElasticNet)
 FORESTS = (RandomForestRegressor, RandomForestClassifier, ExtraTreesRegressor, ExtraTreesClassifier)
 TABLE_ROWS = 16  # up to this many rows a tree table's walk beats the library's call; beyond, the library's call
 THREADED_ROWS = 5_000  # from this many rows the boosting libraries may use their threads
+_ONE_THREAD: ContextVar[bool] = ContextVar("adaptml_one_thread", default=False)
+
+
+@contextmanager
+def one_thread_per_call() -> Iterator[None]:
+    """Within this block (in this thread), the boosting libraries use one thread whatever the batch size: for
+    callers that already score several batches at once, where more threads would only contend for the cores."""
+    token = _ONE_THREAD.set(True)
+    try:
+        yield
+    finally:
+        _ONE_THREAD.reset(token)
+
+
+def _threaded(rows: int) -> bool:
+    return rows >= THREADED_ROWS and not _ONE_THREAD.get()
 
 
 @dataclass(frozen=True)
@@ -174,7 +192,7 @@ def _booster_call(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.nda
         if (booster.pandas_categorical or []) != expected:
             raise CompileRefused("LightGBM's categories differ from its encoder's")
         # a batch may use the library's threads (as many as the block's thread limit allows); a few rows, one
-        return lambda matrix: np.asarray(booster.predict(matrix, num_threads=0 if len(matrix) >= THREADED_ROWS else 1))
+        return lambda matrix: np.asarray(booster.predict(matrix, num_threads=0 if _threaded(len(matrix)) else 1))
     if model.library == "xgboost":
         threaded = model.model_.get_booster()
         booster = copy.deepcopy(threaded)
@@ -184,7 +202,7 @@ def _booster_call(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.nda
         def xgboost_call(matrix: np.ndarray) -> np.ndarray:
             if len(matrix) <= TABLE_ROWS:
                 return transform(table.raw(matrix))
-            chosen = threaded if len(matrix) >= THREADED_ROWS else booster
+            chosen = threaded if _threaded(len(matrix)) else booster
             return np.asarray(chosen.inplace_predict(matrix, validate_features=False))
 
         return xgboost_call
