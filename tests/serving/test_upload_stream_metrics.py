@@ -6,14 +6,18 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from tests.serving.conftest import frame_to_csv
 
 from adaptml.registry import Registry
 from adaptml.serving import create_app, csv_batches, limits
+from adaptml.serving.target_metrics import TargetScorer, score_target
+from adaptml.training.task import TaskInfo
 
 ROWS = 300
 
@@ -90,3 +94,32 @@ def _close(got: dict[str, Any], expected: dict[str, Any]) -> bool:
     for name, metrics in expected["models"].items():
         assert got["models"][name] == pytest.approx(metrics, abs=2e-6, nan_ok=True), name
     return True
+
+
+@dataclass(frozen=True)
+class _Output:
+    name: str
+    predictions: np.ndarray
+    probabilities: np.ndarray | None = None
+    classes: tuple[Any, ...] = ()
+    errors: dict[int, str] = field(default_factory=dict)
+
+    def rows(self, start: int, stop: int) -> _Output:
+        errors = {row - start: text for row, text in self.errors.items() if start <= row < stop}
+        proba = None if self.probabilities is None else self.probabilities[start:stop]
+        return _Output(self.name, self.predictions[start:stop], proba, self.classes, errors)
+
+
+def test_metrics_added_batch_by_batch_equal_the_whole_batchs() -> None:
+    info = TaskInfo("regression", "rmse", False)
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=40).astype(object)
+    truth[[5, 30]] = [None, "not a number"]
+    values = rng.normal(size=40).astype(object)
+    values[[7, 33]] = None  # rows the model failed: no prediction, left out of its score
+    outputs = [_Output("m", values, errors={7: "failed", 33: "failed"}), _Output("n", rng.normal(size=40))]
+    scorer = TargetScorer(info, "y")
+    for start, stop in ((0, 16), (16, 17), (17, 40)):
+        scorer.add(truth[start:stop], [output.rows(start, stop) for output in outputs])
+    assert scorer.result().to_dict() == score_target(info, "y", truth, outputs).to_dict()
+    assert scorer.result().to_dict()["models"]["m"]["rows"] == 36
