@@ -4,15 +4,19 @@ gunicorn (``adaptml.serving.wsgi:app``, 2 sync workers, batches in-process as in
 timeout long enough for a busy machine) serves the trained adult version with every model's fast path on. The
 client sends the body chunked, one MiB at a time, and reads the answer as it streams. Measured: the seconds to the
 first answered byte and to the last, rows per second, that every row got a prediction from every model, and the
-worker's memory: resident before, its peak while answering (sampled every 20 ms) and its high-water mark (VmHWM).
-Results: bench/results/upload.json.
+worker's memory: resident before, its peak while answering (sampled every 20 ms) and its high-water mark (VmHWM);
+the CPU seconds the workers spent answering (user + system, from /proc: the figure a busy machine does not
+inflate, unlike the wall time); and, on every ``CHECK_EVERY``-th row, the largest difference per model between the
+streamed answer and the pickled pipelines. Results: bench/results/upload.json.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -30,11 +34,13 @@ from adaptml.s3server import running_s3
 from adaptml.storage import Storage
 from bench.common import Options, run_part, show_table, vm_kib
 from bench.load_test import PeakRss, Served, write_config
+from bench.serve_bench import _differences
 from bench.trained import config_for, ensure_version
 
 DATASET = "adult"
 ROWS = 600_000
 WORKERS = 2
+CHECK_EVERY = 50  # rows compared with the pickled pipelines: every 50th (12,000 of 600,000)
 
 
 @contextmanager
@@ -89,9 +95,22 @@ def wait_fast_paths(served: Served, timeout: float = 600) -> dict[str, Any]:
     return paths
 
 
-def measure_upload(served: Served, features: pd.DataFrame, rows: int) -> dict[str, Any]:
-    body = features.sample(rows, replace=True, random_state=2).to_csv(index=False).encode()
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far (/proc/<pid>/stat, in clock ticks)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime: the 14th and 15th fields
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure_upload(served: Served, features: pd.DataFrame, rows: int, pipelines: dict[str, Any]) -> dict[str, Any]:
+    sent = features.sample(rows, replace=True, random_state=2).reset_index(drop=True)
+    body = sent.to_csv(index=False).encode()
     before = max(vm_kib(pid, "VmRSS") / 1024 for pid in served.worker_pids())
+    workers = served.worker_pids()
+    cpu_before = cpu_seconds(workers)
     received = bytearray()
     with PeakRss(served) as rss:
         started = time.perf_counter()
@@ -106,10 +125,12 @@ def measure_upload(served: Served, features: pd.DataFrame, rows: int) -> dict[st
         for piece in response.iter_content(1 << 20):
             received += piece
         seconds = time.perf_counter() - started
+    cpu = cpu_seconds(workers) - cpu_before
     response.raise_for_status()
     text = bytes(received)
     table = pd.read_csv(io.BytesIO(text), low_memory=False, comment=None)
     predictions = [column for column in table.columns if column.endswith("_prediction")]
+    checked = slice(None, None, CHECK_EVERY)
     return {
         "rows": rows,
         "models": len(predictions),
@@ -118,11 +139,17 @@ def measure_upload(served: Served, features: pd.DataFrame, rows: int) -> dict[st
         "seconds": round(seconds, 2),
         "first_byte_seconds": round(first_byte, 2),
         "rows_per_second": round(rows / seconds),
+        "worker_cpu_seconds": round(cpu, 1),
+        "rows_per_cpu_second": round(rows / cpu) if cpu else None,
         "every_row_every_model": bool(len(table) == rows and table[predictions].notna().all().all()),
         "error_trailer": next((line for line in text[-2000:].decode().splitlines() if line.startswith("#error")), None),
         "worker_rss_before_mb": round(before, 1),
         "worker_rss_peak_mb": round(rss.peak_mb, 1),
         "worker_vmhwm_mb": round(max(vm_kib(pid, "VmHWM") for pid in served.worker_pids()) / 1024, 1),
+        "checked_rows": len(sent.iloc[checked]),
+        "largest_difference": _differences(
+            table.iloc[checked].reset_index(drop=True), pipelines, sent.iloc[checked].reset_index(drop=True)
+        ),
     }
 
 
@@ -131,10 +158,13 @@ def run(options: Options) -> dict[str, Any]:
     features = read_bundled(DATASET).drop(columns=[config_for(DATASET).data.target])
     with running_s3(export=True), tempfile.TemporaryDirectory() as workdir:
         registry, version = ensure_version(DATASET, Storage(), reuse=options.reuse_models)
+        published = registry.load(version)
+        names = [path.removeprefix("models/").removesuffix(".pkl") for path in published.files if path.endswith(".pkl")]
+        pipelines = {name: pickle.loads(published.files[f"models/{name}.pkl"]) for name in names}
         config = write_config(Path(workdir) / "upload.yaml", str(registry.root), project=registry.project)
         with gunicorn(config, Path(workdir)) as served:
             fast_paths = wait_fast_paths(served)
-            upload = measure_upload(served, features, options.pick(ROWS, 100_000))
+            upload = measure_upload(served, features, options.pick(ROWS, 100_000), pipelines)
     return {
         "version": {"dataset": DATASET, "version": version},
         "server": f"gunicorn, {WORKERS} sync workers, batches in-process; the body sent chunked",
@@ -148,17 +178,28 @@ def report(results: dict[str, Any]) -> None:
     show_table(
         f"big upload: {up['rows']:,} rows ({up['upload_mb']} MB) CSV in, CSV out ({up['download_mb']} MB), "
         f"{up['models']} models",
-        ["seconds", "first byte s", "rows/s", "every row", "RSS before MB", "RSS peak MB", "VmHWM MB"],
+        ["seconds", "first byte s", "rows/s", "worker CPU s", "every row", "RSS before MB", "RSS peak MB", "VmHWM MB"],
         [
             [
                 up["seconds"],
                 up["first_byte_seconds"],
                 up["rows_per_second"],
+                up.get("worker_cpu_seconds"),
                 up["every_row_every_model"],
                 up["worker_rss_before_mb"],
                 up["worker_rss_peak_mb"],
                 up["worker_vmhwm_mb"],
             ]
+        ],
+    )
+
+    differences = up.get("largest_difference", {})
+    show_table(
+        f"largest difference from the pickled pipelines on {up.get('checked_rows', 0):,} rows of the answer",
+        ["model", "labels differing", "largest difference"],
+        [
+            [name, found.get("labels_differing", ""), max(v for k, v in found.items() if k.startswith("largest"))]
+            for name, found in differences.items()
         ],
     )
 

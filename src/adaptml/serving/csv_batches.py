@@ -133,21 +133,30 @@ class UploadStream:
     reader: Any
     names: tuple[str, ...]
     numeric: frozenset[str]
+    target: str | None = None  # the target column, when the body has one (read for metrics, never fed to models)
 
     def batches(self) -> Iterator[Any]:
-        """pyarrow RecordBatches, the schema's numeric columns cast to float64 when every value is a number."""
+        """pyarrow RecordBatches, the schema's numeric columns (and the target) cast to float64 when every value is
+        a number (the target as pandas would read it: 1 and "1.0" the same label)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         for batch in self.reader:
             arrays = []
             for name, column in zip(batch.schema.names, batch.columns, strict=True):
-                if name in self.numeric:
+                if name in self.numeric or name == self.target:
                     # markers or bad values keep the text: the schema's coercion reads (or names) them
                     with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError):
                         column = pc.cast(column, pa.float64())
                 arrays.append(column)
             yield pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+    def split(self, batch: Any) -> tuple[Any, np.ndarray | None]:
+        """A batch's model inputs, and its target values as sent (None without a target column)."""
+        if self.target is None:
+            return batch, None
+        index = batch.schema.get_field_index(self.target)
+        return batch.remove_column(index), batch.column(index).to_numpy(zero_copy_only=False)
 
 
 def open_upload(stream: Any, models: LoadedModels) -> UploadStream | bytes:
@@ -165,6 +174,7 @@ def open_upload(stream: Any, models: LoadedModels) -> UploadStream | bytes:
     check_unique_columns([name for name in names if name], "the CSV body")
     check_width(models.schema, pd.DataFrame(columns=names))
     wanted = [name for name in models.schema.names if name in names] or names[:1]
+    target = models.schema.target if models.schema.target in names and models.schema.target not in wanted else None
     numeric = frozenset(spec.name for spec in models.schema.columns if spec.kind == "numeric")
     raw = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
     try:
@@ -173,8 +183,8 @@ def open_upload(stream: Any, models: LoadedModels) -> UploadStream | bytes:
             read_options=arrow_csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=True),
             parse_options=arrow_csv.ParseOptions(delimiter=sep, newlines_in_values=False),
             convert_options=arrow_csv.ConvertOptions(
-                include_columns=wanted,
-                column_types=dict.fromkeys(wanted, pa.string()),
+                include_columns=[*wanted, *([target] if target else [])],
+                column_types=dict.fromkeys([*wanted, *([target] if target else [])], pa.string()),
                 null_values=list(PANDAS_NA_VALUES),
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
@@ -182,7 +192,7 @@ def open_upload(stream: Any, models: LoadedModels) -> UploadStream | bytes:
         )
     except pa.ArrowInvalid as error:
         raise InputError(f"the CSV body is not a readable CSV: {arrow_problem(error)}") from error
-    return UploadStream(reader, tuple(wanted), numeric)
+    return UploadStream(reader, tuple(wanted), numeric, target)
 
 
 def arrow_problem(error: Exception) -> str:
@@ -208,6 +218,8 @@ def _prediction_array(output: ModelOutput) -> Any:
     """The prediction column: numbers as numbers, labels as text, ``error: ...`` in the rows that failed."""
     import pyarrow as pa
 
+    if not output.errors and output.classes and all(type(label) is str for label in output.classes):
+        return pa.array(output.predictions, type=pa.string())  # text labels, as the general path below types them
     if output.errors:
         cells = [to_python(value) for value in output.predictions]
         for row, message in output.errors.items():

@@ -1,19 +1,29 @@
 """Big CSV uploads answered as CSV while they arrive: memory bounded by a few batches, not by the upload.
 
 A CSV body (``Accept: text/csv``) of ``STREAM_BYTES`` or more, or sent chunked, is read from the request stream
-block by block by pyarrow's streaming CSV reader; each batch is validated with the version's schema, scored by
-every model (the compiled scorers, on the Dask cluster when there is one) while the previous batch is written out
-as CSV by pyarrow, the header once. At most three batches exist at a time (one read, one scored, one written).
+block by block by pyarrow's streaming CSV reader; each batch is validated with the version's schema and scored by
+every model (the compiled scorers, on the Dask cluster when there is one), ``SCORERS`` batches at once while the
+batch before them is written out as CSV by pyarrow, the header once. At most ``SCORERS + 2`` batches exist at a
+time (one read, those scoring, one written).
 
-Errors: the header (missing, repeated or too many columns) and the first batch are checked before the response
-starts, so a bad file is still a 4xx naming its row and column. A problem found later (a bad value in row 400,000,
-more than ``serving.max_rows`` rows, the size limit reached by a chunked body) can no longer change the status: the
-answer then ends with one trailer line, ``#error: row N, column 'c': ...``, after the rows already answered, and the
-rows before it are complete and correct. A body that is not UTF-8 text is read whole and answered as before.
+Errors: the header (missing, repeated or too many columns) and the first ``FIRST_ROWS`` rows are checked before
+the response starts, so a bad file is still a 4xx naming its row and column. A problem found later (a bad value in
+row 400,000, more than ``serving.max_rows`` rows, the size limit reached by a chunked body) can no longer change the
+status: the answer then ends with one trailer line, ``#error: row N, column 'c': ...``, after the rows already
+answered, and the rows before it are complete and correct. A body that is not UTF-8 text is read whole and answered
+as before.
+
+Metrics: a body with the target column (never fed to the models) is scored as a body read whole is
+(``target_metrics``); a status or header cannot carry what is known only at the end, so a complete answer then
+ends with one line ``#metrics: {...}``, the JSON the JSON answer gives as ``metrics``. The metrics rank every row
+(AUC), so the usable targets and the models' outputs on them are kept until the end: float64, about 8 bytes per
+row, model and class, within ``serving.max_rows``.
 """
 
 from __future__ import annotations
 
+import json
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +35,7 @@ from werkzeug.exceptions import HTTPException
 
 from adaptml.errors import AdaptmlError, EngineUnavailable, InputError
 from adaptml.schema import Schema
+from adaptml.serving.compiled.estimators import one_thread_per_call
 from adaptml.serving.csv_batches import BatchTable, UploadStream, arrow_problem, batch_csv, open_upload
 from adaptml.serving.limits import check_csv_shape
 from adaptml.serving.loaded import LoadedModels
@@ -39,6 +50,7 @@ from adaptml.serving.predict import (
 )
 from adaptml.serving.state import VERSION_HEADER, ServingState
 from adaptml.serving.tables import results_frame, to_safe_csv
+from adaptml.serving.target_metrics import TargetMetrics, TargetScorer
 from adaptml.serving.validation import width_limit
 from adaptml.serving.warnings import input_warnings
 
@@ -53,6 +65,9 @@ __all__ = [
 
 STREAM_ROWS = 50_000  # rows per chunk when a parsed frame is answered chunk by chunk
 ERROR_PREFIX = b"#error: "
+METRICS_PREFIX = b"#metrics: "
+SCORERS = 2  # batches scored at once (threads); more would only hold more batches in memory on two cores
+FIRST_ROWS = 2_000  # rows scored before the answer starts: a bad early value is still a 4xx, the first byte quick
 
 
 def chunk_bounds(rows: int, size: int = STREAM_ROWS) -> list[tuple[int, int]]:
@@ -81,6 +96,7 @@ class _Scored:
     first_row: int
     table: Any
     result: PredictionResult
+    target: Any = None  # the batch's target values as sent, when the body has a target column
 
 
 def _frame(batch: Any) -> pd.DataFrame:
@@ -89,7 +105,9 @@ def _frame(batch: Any) -> pd.DataFrame:
     return pd.DataFrame({name: column.to_numpy(zero_copy_only=False) for name, column in columns})
 
 
-def score_batch(models: LoadedModels, batch: Any, first_row: int, dask: BatchEngine | None) -> _Scored:
+def score_batch(
+    models: LoadedModels, batch: Any, first_row: int, dask: BatchEngine | None, target: Any = None
+) -> _Scored:
     """Validate one batch (rows numbered from ``first_row``) and score it with every model of ``models``."""
     prepared = prepare_input(models.schema, _frame(batch), row_offset=first_row)
     names = [info.name for info in models.infos]
@@ -113,7 +131,7 @@ def score_batch(models: LoadedModels, batch: Any, first_row: int, dask: BatchEng
         extra_columns=prepared.extras,
         input_warnings=input_warnings(models.schema, prepared.columns),
     )
-    return _Scored(first_row, batch, result)
+    return _Scored(first_row, batch, result, target)
 
 
 def stream_upload(
@@ -124,9 +142,12 @@ def stream_upload(
     max_rows: int,
     observe: Callable[[PredictionResult], None] = lambda result: None,
 ) -> Iterator[bytes]:
-    """The answer's CSV bytes, batch by batch; the first batch is scored before this returns (errors there raise).
+    """The answer's CSV bytes, batch by batch; the first ``FIRST_ROWS`` rows are scored before this returns (errors
+    there raise), so the answer starts quickly; the rest of the first batch follows as a batch of its own.
 
-    Scoring batch n+1 (in a thread: the scorers and Dask release the GIL) overlaps writing batch n.
+    ``SCORERS`` batches score at once in threads (the scorers and Dask release the GIL) while the batch before them
+    is written, each with its libraries on one thread: on a small host, batches in parallel use the cores better
+    than one batch's library threads, which also wait on each other when the host is busy.
     """
     batches = upload.batches()
     rows = 0
@@ -146,46 +167,76 @@ def stream_upload(
     first = next_batch()
     if first is None:
         raise InputError("the CSV body has a header but no data rows")
-    scored = score_batch(models, first, 1, dask)
-    return _pipeline(scored, next_batch, lambda batch, row: score_batch(models, batch, row, dask), observe)
+    inputs, target = upload.split(first.slice(0, FIRST_ROWS))
+    scored = score_batch(models, inputs, 1, dask, target)
+    rest = [first.slice(FIRST_ROWS)] if first.num_rows > FIRST_ROWS else []
+
+    def following() -> Any | None:
+        return rest.pop() if rest else next_batch()
+
+    def score(batch: Any, row: int) -> _Scored:
+        with one_thread_per_call():
+            inputs, target = upload.split(batch)
+            return score_batch(models, inputs, row, dask, target)
+
+    metrics = TargetScorer(models.task_info, upload.target) if upload.target is not None else None
+
+    def seen(done: _Scored) -> None:
+        observe(done.result)
+        if metrics is not None:
+            metrics.add(done.target, done.result.outputs)
+
+    def closing() -> bytes:
+        return b"" if metrics is None else _metrics_trailer(metrics.result())
+
+    return _pipeline(scored, following, score, seen, closing)
 
 
 def _pipeline(
     scored: _Scored,
     next_batch: Callable[[], Any | None],
     score: Callable[[Any, int], _Scored],
-    observe: Callable[[PredictionResult], None],
+    seen: Callable[[_Scored], None],
+    closing: Callable[[], bytes],
 ) -> Iterator[bytes]:
-    """The first batch's rows at once; then batch n+1 is read while batch n scores, and batch n written while
-    batch n+1 scores. An error ends the answer with a trailer line after every row scored before it."""
-    pool = ThreadPoolExecutor(1, thread_name_prefix="adaptml-stream")
-    pending: Future[_Scored] | None = None
+    """The first rows at once; then up to ``SCORERS`` batches score while the one before them is written, in
+    order, and ``closing()`` after the last. An error ends the answer with a trailer line after every row scored
+    before it instead."""
+    pool = ThreadPoolExecutor(SCORERS, thread_name_prefix="adaptml-stream")
+    pending: deque[Future[_Scored]] = deque()
+    row, failure, exhausted = scored.first_row + scored.table.num_rows, None, False
     try:
-        observe(scored.result)
+        seen(scored)
         yield batch_csv(BatchTable(scored.table, scored.result), header=True)
-        row = scored.first_row + scored.table.num_rows
         while True:
-            try:
-                batch, failure = next_batch(), None
-            except Exception as error:  # noqa: BLE001 - too late for a status: the answer ends with it
-                batch, failure = None, error
-            done = pending.result() if pending is not None else None
-            pending = pool.submit(score, batch, row) if batch is not None else None
-            row += batch.num_rows if batch is not None else 0
-            if done is not None:
-                observe(done.result)
-                yield batch_csv(BatchTable(done.table, done.result), header=False)
-            if failure is not None:
-                yield _trailer(failure)
-                return
-            if pending is None:
-                return
+            while not exhausted and failure is None and len(pending) < SCORERS:
+                try:
+                    batch = next_batch()
+                except Exception as error:  # noqa: BLE001 - too late for a status: the answer ends with it
+                    failure = error
+                    break
+                if batch is None:
+                    exhausted = True
+                    break
+                pending.append(pool.submit(score, batch, row))
+                row += batch.num_rows
+            if not pending:
+                break
+            done = pending.popleft().result()
+            seen(done)
+            yield batch_csv(BatchTable(done.table, done.result), header=False)
+        yield _trailer(failure) if failure is not None else closing()
     except Exception as error:  # noqa: BLE001 - a batch that failed to score: the answer ends with it
         yield _trailer(error)
     finally:
-        if pending is not None:
-            pending.cancel()
+        for future in pending:
+            future.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _metrics_trailer(metrics: TargetMetrics) -> bytes:
+    """The line that ends a complete answer to a body with the target column: every model's metrics, as JSON."""
+    return METRICS_PREFIX + json.dumps(metrics.to_dict(), separators=(",", ":")).encode("utf-8") + b"\n"
 
 
 def _trailer(error: BaseException) -> bytes:

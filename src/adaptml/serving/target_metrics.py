@@ -19,7 +19,7 @@ from adaptml.schema import MISSING_MARKERS, ColumnSpec, coerce_column
 from adaptml.training.evaluation import all_metrics, metric_names
 from adaptml.training.task import TaskInfo
 
-__all__ = ["ModelScore", "TargetMetrics", "label_key", "score_target", "target_values"]
+__all__ = ["ModelScore", "TargetMetrics", "TargetScorer", "label_key", "score_target", "target_values"]
 
 
 @dataclass(frozen=True)
@@ -124,30 +124,67 @@ def _class_output(info: TaskInfo, output: Any) -> np.ndarray:
     return np.array([[1.0 if p == key else 0.0 for key in order] for p in predicted]).reshape(rows, len(order))
 
 
-def _model_score(info: TaskInfo, output: Any, truth: np.ndarray, usable: np.ndarray) -> ModelScore:
-    ok = usable.copy()
-    ok[list(output.errors)] = False  # rows this model could not predict are not its score
-    kept = ok[usable]  # of the usable rows, those this model predicted
-    if info.task == "regression":
-        predicted = np.asarray(output.predictions[ok], dtype="float64")
-    else:
-        predicted = _class_output(info, output)[ok]
-    if not kept.any():
-        return ModelScore(output.name, 0, dict.fromkeys(metric_names(info), float("nan")))
-    return ModelScore(output.name, int(kept.sum()), all_metrics(info, truth[kept], predicted))
+@dataclass
+class _Kept:
+    """One model's outputs on the usable rows so far, and which of them it predicted (not failed)."""
+
+    predicted: list[np.ndarray]
+    kept: list[np.ndarray]
+
+
+class TargetScorer:
+    """Metrics over batches that arrive one at a time (a streamed upload): each batch's usable targets and every
+    model's outputs on them are kept (float64, as the whole-batch metrics use them) until ``result()`` scores them
+    all as one batch: metrics such as AUC rank every row, so they cannot be summed batch by batch."""
+
+    def __init__(self, info: TaskInfo, target: str) -> None:
+        self.info, self.target = info, target
+        self._truth: list[np.ndarray] = []
+        self._models: dict[str, _Kept] = {}
+        self._missing = self._unusable = 0
+
+    def add(self, raw: Sequence[Any] | np.ndarray, outputs: Sequence[Any]) -> None:
+        """One batch's target values as sent (one per row) and every model's outputs on it."""
+        truth, usable, missing, unusable = _truth(self.info, np.asarray(raw, dtype=object))
+        self._missing += missing
+        self._unusable += unusable
+        self._truth.append(truth)
+        for output in outputs:
+            ok = usable.copy()
+            ok[list(output.errors)] = False  # rows this model could not predict are not its score
+            if self.info.task == "regression":
+                predicted = np.full(len(truth), np.nan)
+                predicted[ok[usable]] = np.asarray(output.predictions[ok], dtype="float64")
+            else:
+                predicted = _class_output(self.info, output)[usable]
+            kept = self._models.setdefault(output.name, _Kept([], []))
+            kept.predicted.append(predicted)
+            kept.kept.append(ok[usable])  # of the usable rows, those this model predicted
+
+    def result(self) -> TargetMetrics:
+        truth = np.concatenate(self._truth) if self._truth else np.empty(0, dtype=object)
+        scores = tuple(self._score(name, truth, kept) for name, kept in self._models.items()) if len(truth) else ()
+        return TargetMetrics(
+            target=self.target,
+            metric=self.info.metric,
+            higher_is_better=self.info.higher_is_better,
+            names=tuple(metric_names(self.info)),
+            scores=scores,
+            rows=len(truth),
+            skipped_missing=self._missing,
+            skipped_unknown=self._unusable,
+        )
+
+    def _score(self, name: str, truth: np.ndarray, kept: _Kept) -> ModelScore:
+        chosen = np.concatenate(kept.kept)
+        if not chosen.any():
+            return ModelScore(name, 0, dict.fromkeys(metric_names(self.info), float("nan")))
+        predicted = np.concatenate(kept.predicted)[chosen]
+        return ModelScore(name, int(chosen.sum()), all_metrics(self.info, truth[chosen], predicted))
 
 
 def score_target(info: TaskInfo, target: str, raw: Sequence[Any] | np.ndarray, outputs: Sequence[Any]) -> TargetMetrics:
     """Every model's metrics against the batch's own target values (``raw``, one per row, as sent)."""
-    truth, usable, missing, unusable = _truth(info, np.asarray(raw, dtype=object))
-    scores = tuple(_model_score(info, output, truth, usable) for output in outputs) if usable.any() else ()
-    return TargetMetrics(
-        target=target,
-        metric=info.metric,
-        higher_is_better=info.higher_is_better,
-        names=tuple(metric_names(info)),
-        scores=scores,
-        rows=int(usable.sum()),
-        skipped_missing=missing,
-        skipped_unknown=unusable,
-    )
+    scorer = TargetScorer(info, target)
+    scorer.add(raw, outputs)
+    return scorer.result()

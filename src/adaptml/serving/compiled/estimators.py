@@ -9,7 +9,9 @@ arrays), HistGradientBoosting (its predictors), LightGBM (its booster) and XGBoo
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,13 +35,29 @@ from adaptml.serving.compiled.trees import TreeTable, hgb_table, read_through, s
 from adaptml.serving.compiled.xgboost_trees import xgboost_table
 from adaptml.training.boosting import BoosterClassifier, BoosterRegressor
 
-__all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator"]
+__all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator", "one_thread_per_call"]
 
 Output = tuple[np.ndarray, np.ndarray | None]
 LINEAR_REGRESSORS = (Ridge, RidgeCV, LinearRegression, Lasso, ElasticNet)
 FORESTS = (RandomForestRegressor, RandomForestClassifier, ExtraTreesRegressor, ExtraTreesClassifier)
 TABLE_ROWS = 16  # up to this many rows a tree table's walk beats the library's call; beyond, the library's call
 THREADED_ROWS = 5_000  # from this many rows the boosting libraries may use their threads
+_ONE_THREAD: ContextVar[bool] = ContextVar("adaptml_one_thread", default=False)
+
+
+@contextmanager
+def one_thread_per_call() -> Iterator[None]:
+    """Within this block (in this thread), the boosting libraries use one thread whatever the batch size: for
+    callers that already score several batches at once, where more threads would only contend for the cores."""
+    token = _ONE_THREAD.set(True)
+    try:
+        yield
+    finally:
+        _ONE_THREAD.reset(token)
+
+
+def _threaded(rows: int) -> bool:
+    return rows >= THREADED_ROWS and not _ONE_THREAD.get()
 
 
 @dataclass(frozen=True)
@@ -72,35 +90,44 @@ def _forest(model: Any) -> Scorer:
     trees = [estimator.tree_ for estimator in model.estimators_]
     table = sklearn_forest_table(model)
     if not hasattr(model, "classes_"):
+        values = [tree.value[:, 0, 0] for tree in trees]  # what ``tree.predict`` takes for each leaf
 
         def regress(matrix: np.ndarray) -> Output:
             if len(matrix) <= TABLE_ROWS:
                 return table.raw(matrix)[:, 0] / len(trees), None
             data = np.ascontiguousarray(matrix, dtype="float32")
             total = np.zeros(len(data))
-            for tree in trees:
-                total += tree.predict(data)[:, 0]
+            for tree, value in zip(trees, values, strict=True):
+                total += value[tree.apply(data)]
             return total / len(trees), None
 
         return Scorer("forest", regress)
     classes, width = np.asarray(model.classes_), len(model.classes_)
+    leaves = [_leaf_probabilities(tree, width) for tree in trees]
 
     def classify(matrix: np.ndarray) -> Output:
-        total = table.raw(matrix) if len(matrix) <= TABLE_ROWS else _forest_native(trees, matrix, width)
+        total = table.raw(matrix) if len(matrix) <= TABLE_ROWS else _forest_native(trees, leaves, matrix)
         total /= len(trees)
         return classes.take(np.argmax(total, axis=1), axis=0), total
 
     return Scorer("forest", classify, tuple(classes.tolist()))
 
 
-def _forest_native(trees: list[Any], matrix: np.ndarray, width: int) -> np.ndarray:
+def _leaf_probabilities(tree: Any, width: int) -> np.ndarray:
+    """Each node's class probabilities as a tree's ``predict_proba`` makes them from its leaf's values (the same
+    division, once per node instead of once per row)."""
+    proba = tree.value[:, 0, :width]
+    normalizer = proba.sum(axis=1)[:, np.newaxis]
+    normalizer[normalizer == 0.0] = 1.0
+    return np.asarray(proba / normalizer, dtype="float64")
+
+
+def _forest_native(trees: list[Any], leaves: list[np.ndarray], matrix: np.ndarray) -> np.ndarray:
+    """The sum of the trees' probabilities, in the trees' order (as the forest's ``predict_proba`` with one job)."""
     data = np.ascontiguousarray(matrix, dtype="float32")
-    total = np.zeros((len(data), width))
-    for tree in trees:
-        proba = tree.predict(data)[:, :width]
-        normalizer = proba.sum(axis=1)[:, np.newaxis]
-        normalizer[normalizer == 0.0] = 1.0
-        total += proba / normalizer
+    total = np.zeros((len(data), leaves[0].shape[1]))
+    for tree, proba in zip(trees, leaves, strict=True):
+        total += proba[tree.apply(data)]
     return total
 
 
@@ -174,7 +201,7 @@ def _booster_call(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.nda
         if (booster.pandas_categorical or []) != expected:
             raise CompileRefused("LightGBM's categories differ from its encoder's")
         # a batch may use the library's threads (as many as the block's thread limit allows); a few rows, one
-        return lambda matrix: np.asarray(booster.predict(matrix, num_threads=0 if len(matrix) >= THREADED_ROWS else 1))
+        return lambda matrix: np.asarray(booster.predict(matrix, num_threads=0 if _threaded(len(matrix)) else 1))
     if model.library == "xgboost":
         threaded = model.model_.get_booster()
         booster = copy.deepcopy(threaded)
@@ -184,7 +211,7 @@ def _booster_call(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.nda
         def xgboost_call(matrix: np.ndarray) -> np.ndarray:
             if len(matrix) <= TABLE_ROWS:
                 return transform(table.raw(matrix))
-            chosen = threaded if len(matrix) >= THREADED_ROWS else booster
+            chosen = threaded if _threaded(len(matrix)) else booster
             return np.asarray(chosen.inplace_predict(matrix, validate_features=False))
 
         return xgboost_call
