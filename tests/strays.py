@@ -95,9 +95,17 @@ class Processes:
             parent = table.get(parent.ppid)
         return parent is not None
 
+    def _ancestors(self) -> set[int]:
+        """This process and the ones it descends from (a wrapper shell may share its group, orphaned or not)."""
+        found, pid = set(), self.me
+        while pid > 1 and pid not in found and (proc := _stat(pid)) is not None:
+            found.add(pid)
+            pid = proc.ppid
+        return found
+
     def _running(self) -> dict[int, Proc]:
-        table = self._table()
-        return {pid: p for pid, p in table.items() if pid != self.me and p.running and self._ours(p, table)}
+        table, mine = self._table(), self._ancestors()
+        return {pid: p for pid, p in table.items() if pid not in mine and p.running and self._ours(p, table)}
 
     def snapshot(self) -> Snapshot:
         return frozenset((p.pid, p.start) for p in self._running().values())
