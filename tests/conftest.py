@@ -35,16 +35,25 @@ PROCESSES = session_processes()
 LEFT_AT_EXIT: dict[int, str] = {}
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, Any]:
-    """What a session-scoped fixture starts (Chromium, a Dask cluster) may outlive any one test and module."""
-    if fixturedef.scope != "session":
-        return (yield)
-    before = PROCESSES.snapshot()
-    try:
-        return (yield)
-    finally:
-        PROCESSES.keep(PROCESSES.snapshot() - before)
+class _KeepSessionProcesses:
+    """What a session-scoped fixture starts (Chromium, a Dask cluster) may outlive any one test and module.
+
+    A plugin, not a conftest hook: session fixtures are set up through the session node's hooks, which a conftest
+    below the rootdir does not take part in."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, Any]:
+        if fixturedef.scope != "session":
+            return (yield)
+        before = PROCESSES.snapshot()
+        try:
+            return (yield)
+        finally:
+            PROCESSES.keep(PROCESSES.snapshot() - before)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_KeepSessionProcesses(), "adaptml-keep-session-processes")
 
 
 def _fail_on_strays(before: frozenset[tuple[int, int]], where: str) -> None:
