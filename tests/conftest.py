@@ -1,15 +1,19 @@
-"""Shared fixtures: config -> s3 -> storage, against the embedded S3 server over real HTTP."""
+"""Shared fixtures: config -> s3 -> storage, against the embedded S3 server over real HTTP; and the check that every
+test and module stops the processes it starts (tests/strays.py)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from tests.strays import session_processes
 from werkzeug.serving import make_server
 
 from adaptml.s3server import EmbeddedS3, client_environment
@@ -27,6 +31,80 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+PROCESSES = session_processes()
+LEFT_AT_EXIT: dict[int, str] = {}
+
+
+class _KeepSessionProcesses:
+    """What a session-scoped fixture starts (Chromium, a Dask cluster) may outlive any one test and module.
+
+    A plugin, not a conftest hook: session fixtures are set up through the session node's hooks, which a conftest
+    below the rootdir does not take part in."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, Any]:
+        if fixturedef.scope != "session":
+            return (yield)
+        before = PROCESSES.snapshot()
+        try:
+            return (yield)
+        finally:
+            PROCESSES.keep(PROCESSES.snapshot() - before)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_KeepSessionProcesses(), "adaptml-keep-session-processes")
+
+
+def _fail_on_strays(before: frozenset[tuple[int, int]], where: str) -> None:
+    if strays := PROCESSES.stop_strays(before):
+        listed = "\n".join(f"  {pid}: {command[:300]}" for pid, command in sorted(strays.items()))
+        pytest.fail(f"{where} left {len(strays)} process(es) running (now killed):\n{listed}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _test_stops_what_it_starts() -> Iterator[None]:
+    before = PROCESSES.snapshot()
+    yield
+    _fail_on_strays(before, "this test")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_stops_what_it_starts() -> Iterator[None]:
+    before = PROCESSES.snapshot()
+    yield
+    _fail_on_strays(before, "this module's fixtures")
+
+
+def pytest_sessionfinish() -> None:
+    """Whatever is still running once every fixture is finalized (a session fixture's leak) is killed too."""
+    PROCESSES.kept.clear()
+    LEFT_AT_EXIT.update(PROCESSES.stop_strays(frozenset(), grace=5.0))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if LEFT_AT_EXIT:
+        terminalreporter.write_sep("-", "processes left running after the session (killed)")
+        for pid, command in sorted(LEFT_AT_EXIT.items()):
+            terminalreporter.write_line(f"{pid}: {command[:300]}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temp_dir_inside_pytests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Temporary files (the apps' private runtime and results dirs, Chromium's profile, Dask's scratch space) go
+    under pytest's own temp tree, which pytest prunes, instead of piling up in /tmp; child processes too."""
+    folder = tmp_path_factory.mktemp("tmp", numbered=False)
+    saved, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = str(folder)
+    os.environ["TMPDIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
 
 
 @pytest.fixture(scope="session")

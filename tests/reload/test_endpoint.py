@@ -16,7 +16,6 @@ from adaptml.reload.hooks import EXTENSION_KEY
 from adaptml.reload.signing import SIGNATURE_HEADER, sign_body
 from adaptml.reload.watch import ReloadWorker
 from adaptml.serving.app import create_app
-from adaptml.serving.dask_engine import DaskEngine
 from adaptml.serving.settings import ServingSettings
 
 from . import versions
@@ -44,7 +43,9 @@ def make_app(registry, tmp_path) -> Iterator[Callable[..., Flask]]:
             runtime_dir=str(tmp_path),
             reload_secret=secret,
         )
-        app = create_app(settings, registry=registry, dask=DaskEngine(None))
+        # no Dask: these single-record requests never reach it, and a DaskEngine(None) per app started a local
+        # cluster (a dask worker process tree) that nothing closed until pytest exited, or never if it was killed
+        app = create_app(settings, registry=registry)
         apps.append(app)
         return app
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import io
 import pickle
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from copy import deepcopy
+from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +119,23 @@ def _score(task: str, truth: pd.Series, predicted: np.ndarray) -> dict[str, floa
 
 
 def build_bundle(task: str, *, rows: int = 160, seed: int = 0) -> Bundle:
-    """Fit the task's tiny pipelines on a synthetic frame and assemble the files training would publish."""
+    """The task's tiny pipelines fitted on a synthetic frame, and the files training would publish.
+
+    Fitted once per session for each (task, rows, seed): tests in several packages publish the same bundle. Each
+    caller gets its own frame and dicts; the fitted pipelines are shared (tests only predict with them).
+    """
+    fitted = _fit_bundle(task, rows, seed)
+    return replace(
+        fitted,
+        frame=fitted.frame.copy(),
+        files=dict(fitted.files),
+        metadata=deepcopy(fitted.metadata),
+        pipelines=dict(fitted.pipelines),
+    )
+
+
+@cache
+def _fit_bundle(task: str, rows: int, seed: int) -> Bundle:
     frame = synthetic_frame(rows, seed)
     target = "price" if task == "regression" else "segment"
     raw = frame.drop(columns=["segment" if task == "regression" else "price"])

@@ -33,6 +33,16 @@ def write_config(path: Path, registry, **serving) -> Path:
     return path
 
 
+@pytest.fixture
+def scheduler(dask_engine, monkeypatch) -> str:
+    """DASK_SCHEDULER_ADDRESS set to the session's cluster, as compose points the app at its scheduler: the
+    production app then connects to it instead of starting a local cluster of its own in this process (a dask
+    worker process tree that only pytest's exit stopped, and that its warm-up thread could restart after close)."""
+    address = dask_engine.client().scheduler.address
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
+    return address
+
+
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "adaptml.cli", *args], capture_output=True, text=True, timeout=timeout, env=os.environ
@@ -108,7 +118,7 @@ def test_serve_without_config_says_how_to_give_one(monkeypatch):
     assert result.returncode == 1 and "pass --config CONFIG.yaml or set ADAPTML_CONFIG" in result.stderr
 
 
-def test_wsgi_entry_builds_the_app_from_the_environment(registry, published, tmp_path, monkeypatch):
+def test_wsgi_entry_builds_the_app_from_the_environment(registry, published, tmp_path, monkeypatch, scheduler):
     from adaptml.serving import wsgi
 
     monkeypatch.setenv("ADAPTML_CONFIG", str(write_config(tmp_path / "homes.yaml", registry)))
@@ -120,6 +130,7 @@ def test_wsgi_entry_builds_the_app_from_the_environment(registry, published, tmp
         assert response.status_code == 200 and response.get_json()["version"] == "v1"
     finally:
         app.extensions["adaptml"].store.close()
+        app.extensions["adaptml"].dask.close()
     with pytest.raises(AttributeError):
         wsgi.nothing  # noqa: B018
 

@@ -85,7 +85,7 @@ def test_a_category_list_cut_short_at_training_warns_of_nothing():
 
 
 def test_the_compiled_and_the_pickled_paths_report_the_same_warnings():
-    zoo = build_zoo_version("adult", rows=400)
+    zoo = build_zoo_version("adult", rows=600)  # the version test_fast_path and test_explain fit too
     version = LoadedVersion("zoo", "v1", dict(zoo.metadata), zoo.files)
     fast, slow = derive_fast_paths(load_models(version)), load_models(version)
     assert fast.fast_paths and any(path.enabled for path in fast.fast_paths.values())

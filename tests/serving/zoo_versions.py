@@ -7,7 +7,9 @@ paths are gated against exactly what training publishes.
 from __future__ import annotations
 
 import pickle
+from copy import deepcopy
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -38,7 +40,20 @@ class ZooVersion:
 
 
 def build_zoo_version(dataset: str, *, rows: int = 1500, seed: int = 0, with_gate: bool = True) -> ZooVersion:
-    """Fit every zoo model and the ensemble on ``rows`` records of a bundled dataset."""
+    """Every zoo model and the ensemble fitted on ``rows`` records of a bundled dataset.
+
+    Fitted once per session for each (dataset, rows, seed), since several modules gate against the same version;
+    each caller gets its own dicts and holdout (the fitted pipelines are shared: tests only predict with them).
+    """
+    fitted = _fit_zoo_version(dataset, rows, seed)
+    files = {name: data for name, data in fitted.files.items() if with_gate or name != GATE_FILE}
+    return ZooVersion(
+        dataset, fitted.schema, files, deepcopy(fitted.metadata), dict(fitted.pipelines), fitted.holdout.copy()
+    )
+
+
+@cache
+def _fit_zoo_version(dataset: str, rows: int, seed: int) -> ZooVersion:
     target = TARGETS[dataset]
     raw = read_bundled(dataset).sample(n=rows + 400, random_state=seed).reset_index(drop=True)
     frame, _ = clean(raw.iloc[:rows], target)
@@ -58,8 +73,7 @@ def build_zoo_version(dataset: str, *, rows: int = 1500, seed: int = 0, with_gat
         "schema.json": schema.to_json().encode(),
         **{f"models/{name}.pkl": pickle.dumps(pipeline, protocol=5) for name, pipeline in pipelines.items()},
     }
-    if with_gate:
-        files[GATE_FILE] = raw.iloc[:300].drop(columns=[target]).to_csv(index=False).encode()
+    files[GATE_FILE] = raw.iloc[:300].drop(columns=[target]).to_csv(index=False).encode()
     leaderboard = [{"rank": rank, "model": name} for rank, name in enumerate(pipelines, start=1)]
     metadata = {"leaderboard": leaderboard, "metric": info.metric, "task": info.task, "classes": list(info.classes)}
     holdout = raw.iloc[rows:].drop(columns=[target]).reset_index(drop=True)
