@@ -84,6 +84,7 @@ class DaskEngine:
         self._cluster: Any | None = None
         self._scattered: tuple[tuple[Any, ...], dict[str, tuple[Any, bool]]] | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def started(self) -> bool:
@@ -92,6 +93,8 @@ class DaskEngine:
     def client(self) -> Any:
         """The distributed Client, connecting (or starting the LocalCluster) on first use."""
         with self._lock:
+            if self._closed:  # e.g. the app's warm-up thread after shutdown: never start a cluster nobody closes
+                raise EngineUnavailable("the Dask engine is closed")
             if self._client is None:
                 self._client = self._connect()
             if not self._replicas_kept:
@@ -206,8 +209,9 @@ class DaskEngine:
                     client.close(timeout=2)
 
     def close(self) -> None:
-        """Close the client and the LocalCluster this engine started (an injected client is left alone)."""
+        """Close the client and the LocalCluster this engine started (an injected client is left alone); for good."""
         with self._lock:
+            self._closed = True
             self._scattered = None
             if self._owns_client and self._client is not None:
                 self._client.close()
