@@ -1,8 +1,8 @@
 """The prediction core: validated records in, every model's predictions out. Knows nothing of Flask or HTTP.
 
 A model that fails on some rows only loses those rows: the batch is bisected to find them (``model_outputs.py``),
-and the other models and rows are unaffected. Batches above a threshold go to an injected engine (Dask); if that engine is unavailable
-the batch is predicted directly and the result says so.
+and the other models and rows are unaffected. Batches above a threshold go to an injected engine (Dask); if that
+engine is unavailable the batch is predicted directly and the result says so.
 """
 
 from __future__ import annotations
