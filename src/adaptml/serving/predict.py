@@ -8,7 +8,7 @@ engine is unavailable the batch is predicted directly and the result says so.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -214,10 +214,8 @@ def predict_all(
     """
     infos = models.infos if model_names is None else tuple(i for i in models.infos if i.name in model_names)
     names = [info.name for info in infos]
-    unused = models.unused_columns
-    prepared = prepare_input(models.schema, frame, optional=unused)
-    used = replace(models.schema, columns=tuple(c for c in models.schema.columns if c.name not in unused))
-    noted = input_warnings(used, prepared.columns)  # once, whichever path scores the batch; used columns only
+    prepared = prepare_input(models.schema, frame, optional=models.unused_columns)
+    noted = input_warnings(models.used_schema, prepared.columns)  # once, whichever path scores it; used columns only
     engine, warnings = ENGINE_DIRECT, []
     outputs: tuple[ModelOutput, ...] | None = None
     if dask is not None and prepared.rows > dask_threshold:
