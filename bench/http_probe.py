@@ -70,8 +70,9 @@ def _interleaved(calls: dict[str, Callable[[], Any]], count: int) -> dict[str, d
     for _ in range(WARMUP):
         for call in calls.values():
             call()
-    for _ in range(count):
-        for name, call in calls.items():
+    order = list(calls.items())
+    for round_ in range(count):  # each round starts at the next call: none always follows the in-process one
+        for name, call in order[round_ % len(order) :] + order[: round_ % len(order)]:
             started = time.perf_counter()
             call()
             timings[name].append((time.perf_counter() - started) * 1000)
