@@ -3,9 +3,10 @@ server and the pickled pipeline in-process; the compiled scorers in-process agai
 100,000-row CSV through the API against the raw pipelines' predict; a 600,000-row upload streamed back as CSV.
 
 The served version is what training publishes for the bundled adult dataset (7 models, see bench/trained.py), in
-this benchmark's own embedded S3 server. gunicorn (``adaptml.serving.wsgi:app``) and ``mlflow models serve
---env-manager local`` (in bench/.venvs/mlflow, serving our best model) run as child processes; one keep-alive
-requests.Session talks to both, in interleaved rounds so that a change in the machine's load hits every side
+this benchmark's own embedded S3 server. gunicorn as deployed (``adaptml.serving.gunicorn_conf``: gthread-based
+workers that keep connections alive) and ``mlflow models serve --env-manager local`` (in bench/.venvs/mlflow,
+serving our best model) run as child processes; one keep-alive http.client connection per server and endpoint
+talks to them, in interleaved rounds so that a change in the machine's load hits every side
 alike. The largest difference per model between the API's answers and the pickled pipelines is reported on the
 100,000 bench rows. Results: bench/results/serving.json and tables.
 """
@@ -36,22 +37,22 @@ from adaptml.serving.threads import single_threaded
 from adaptml.storage import Storage
 from bench.common import Options, ratio, run_part, show_table, summarize_ms, time_calls, vm_kib
 from bench.fast_bench import floor_call
-from bench.load_test import PeakRss, Served, gunicorn, write_config
-from bench.servers import Server, mlflow_model_dir, mlflow_server
+from bench.load_test import PeakRss, Served, write_config
+from bench.servers import KeepAliveClient, Server, mlflow_model_dir, mlflow_server, product_gunicorn, wait_fast_paths
 from bench.trained import config_for, ensure_version
 
 DATASET = "adult"
 WORKERS = 2
+SERVER = (
+    f"gunicorn as deployed (adaptml.serving.gunicorn_conf: {WORKERS} DeadlineThreadWorker (gthread) workers, "
+    "access log on); one keep-alive http.client connection per server"
+)
 BIG_ROWS = 600_000
 
 
-def _post(session: requests.Session, url: str, payload: Any) -> Callable[[], Any]:
-    def call() -> Any:
-        response = session.post(url, json=payload, timeout=60)
-        response.raise_for_status()
-        return response.json()
-
-    return call
+def _post(url: str, path: str, payload: Any) -> Callable[[], Any]:
+    """One kept-alive connection posting ``payload`` as JSON to ``path``; the call returns the parsed answer."""
+    return KeepAliveClient(url, path, json.dumps(payload).encode()).post_json
 
 
 def interleaved(calls: dict[str, tuple[Callable[[], Any], int]], rounds: int = 10) -> dict[str, dict[str, Any]]:
@@ -82,20 +83,19 @@ def measure_latency(
     total: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every path on the same record; in-process calls use the pipelines exactly as published (unpickled)."""
-    session = requests.Session()
     frame = pd.DataFrame([record])
     best = pipelines[models.best]
     mlflow_body = {"dataframe_records": [record]}
-    ours_all = _post(session, f"{ours.url}/api/v1/predict", record)
+    ours_all = _post(ours.url, "/api/v1/predict", record)
     secondary, background = max(total // 2, 100), max(total // 5, 50)
     calls: dict[str, tuple[Callable[[], Any], int]] = {
         f"adaptml API over HTTP, all {len(models.models)} models": (ours_all, total),
     }
     if mlflow is not None:
-        calls[f"MLflow serve, best ({models.best})"] = (_post(session, f"{mlflow.url}/invocations", mlflow_body), total)
+        calls[f"MLflow serve, best ({models.best})"] = (_post(mlflow.url, "/invocations", mlflow_body), total)
     calls |= {
         f"adaptml /invocations over HTTP, best ({models.best})": (
-            _post(session, f"{ours.url}/invocations", mlflow_body),
+            _post(ours.url, "/invocations", mlflow_body),
             secondary,
         ),
         "pickled Pipeline in-process, best": (lambda: best.predict(frame), secondary),
@@ -116,7 +116,7 @@ def measure_latency(
     latency = interleaved(calls)
     answers = {"adaptml": ours_all()["rows"][0]["predictions"][models.best]}
     if mlflow is not None:
-        answers["mlflow"] = _post(session, f"{mlflow.url}/invocations", mlflow_body)()["predictions"][0]
+        answers["mlflow"] = _post(mlflow.url, "/invocations", mlflow_body)()["predictions"][0]
     return latency, answers
 
 
@@ -204,18 +204,6 @@ def measure_big_upload(ours: Served, features: pd.DataFrame, rows: int) -> dict[
     }
 
 
-def _wait_fast_paths(ours: Served, timeout: float = 300) -> dict[str, Any]:
-    """Poll /api/v1/models until every worker reports its fast paths derived; what the last answer said."""
-    deadline, body = time.monotonic() + timeout, {}
-    while time.monotonic() < deadline:
-        answers = [requests.get(f"{ours.url}/api/v1/models", timeout=10).json() for _ in range(4 * WORKERS)]
-        body = {m["name"]: m["fast_path"] for m in answers[-1]["models"]}
-        if all(not (m["fast_path"]["reason"] or "").startswith("not derived") for a in answers for m in a["models"]):
-            return body
-        time.sleep(1)
-    return body
-
-
 def _mlflow(published: Any, models: LoadedModels, workdir: Path) -> tuple[Path, Path] | str:
     try:
         return mlflow_model_dir(published.files[f"models/{models.best}.pkl"], workdir)
@@ -234,8 +222,8 @@ def run(options: Options, workdir: Path) -> dict[str, Any]:
         peer = _mlflow(published, models, workdir)
         pipelines = {name: pickle.loads(published.files[f"models/{name}.pkl"]) for name in models.models}
         config = write_config(workdir / "serve.yaml", str(registry.root), project=registry.project)
-        with gunicorn(config, workers=WORKERS, threads=1, workdir=workdir) as ours:
-            fast_paths = _wait_fast_paths(ours)
+        with product_gunicorn(config, workers=WORKERS, workdir=workdir) as ours:
+            fast_paths = wait_fast_paths(ours, WORKERS)
             loaded_mb = ours.rss_mb()
             if isinstance(peer, str):
                 latency, answers = measure_latency(ours, None, models, pipelines, record, options.pick(1000, 200))
@@ -247,7 +235,7 @@ def run(options: Options, workdir: Path) -> dict[str, Any]:
             peak_hwm_mb = round(max(vm_kib(pid, "VmHWM") for pid in ours.worker_pids()) / 1024, 1)
     return {
         "version": {"dataset": DATASET, "version": version, "models": list(models.models), "best": models.best},
-        "server": f"gunicorn, {WORKERS} sync workers; one keep-alive client",
+        "server": SERVER,
         "mlflow": "mlflow models serve --env-manager local" if not isinstance(peer, str) else f"unavailable: {peer}",
         "fast_paths": fast_paths,
         "single_record_json": latency,

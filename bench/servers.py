@@ -2,24 +2,60 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import psutil
+import requests
 import yaml
 
 from adaptml.registry import Registry
 from adaptml.s3server import free_port
 from bench.common import ROOT, stop, vm_kib, wait_ready
+from bench.load_test import Served
 from bench.venvs import PICKLE_RUNTIME, ensure_venv, pinned
 
 MLFLOW_REQUIREMENTS = ["mlflow", *pinned(*PICKLE_RUNTIME)]
+
+
+class KeepAliveClient:
+    """One HTTP/1.1 connection, kept alive, posting the same JSON body to one path (a server that closes the
+    connection after an answer gets a new one on the next request, as any client does)."""
+
+    def __init__(self, url: str, path: str, body: bytes) -> None:
+        parsed = urlparse(url)
+        self.connection = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port, timeout=60)
+        self.path, self.body = path, body
+        self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
+
+    def post(self) -> bytes:
+        try:
+            data, status = self._send()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            self.connection.close()  # the server dropped the idle connection (its keep-alive timeout): reconnect
+            data, status = self._send()
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}: {data[:300]!r}")
+        return data
+
+    def _send(self) -> tuple[bytes, int]:
+        self.connection.request("POST", self.path, body=self.body, headers=self.headers)
+        response = self.connection.getresponse()
+        return response.read(), response.status
+
+    def post_json(self) -> Any:
+        return json.loads(self.post())
 
 
 @dataclass(frozen=True)
@@ -121,3 +157,83 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
             continue
         except psutil.TimeoutExpired:
             child.kill()
+
+
+@contextmanager
+def product_gunicorn(
+    config: Path, *, workers: int, workdir: Path, threads: int | None = None, access_log: bool = True
+) -> Iterator[Served]:
+    """gunicorn as deployed: ``--config python:adaptml.serving.gunicorn_conf`` (the gthread-based
+    ``DeadlineThreadWorker``, which keeps connections alive), ``workers`` x ``threads`` (the config's by default),
+    on a free loopback port, in a process group of its own: what its workers start (a Dask LocalCluster's
+    processes) is stopped with it.
+
+    Unsigned versions are accepted (the benches publish unsigned ones); the version comes from ``config``."""
+    from adaptml.s3server import free_port
+    from adaptml.signing import INSECURE_ENV
+
+    dropped = ("DASK_SCHEDULER_ADDRESS", "GUNICORN_CMD_ARGS", "ADAPTML_SIGNING_KEY")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(ADAPTML_CONFIG=str(config), ADAPTML_RUNTIME_DIR=str(workdir / "runtime"))
+    env.update(ADAPTML_RESULTS_DIR=str(workdir / "results"), **{INSECURE_ENV: "1"})
+    port = free_port()
+    binary = Path(sys.executable).with_name("gunicorn")
+    command = [str(binary), "--config", "python:adaptml.serving.gunicorn_conf", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(workers)] + (["--threads", str(threads)] if threads else [])
+    if not access_log:
+        command += ["--access-logfile", "/dev/null"]
+    log_path = workdir / f"gunicorn-{port}.log"
+    with log_path.open("wb") as log:
+        master = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        served = Served(f"http://127.0.0.1:{port}", master, log_path)
+        try:
+            wait_workers(served, workers)
+            yield served
+        finally:
+            stop(master)
+            _stop_session(master.pid)
+
+
+def wait_workers(served: Served, workers: int, timeout: float = 180) -> None:
+    """Until /readyz answers 200 and the master has all its workers; the log's tail if gunicorn exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if served.master.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {served.log.read_text()[-2000:]}")
+        try:
+            ready = requests.get(f"{served.url}/readyz", timeout=5).status_code == 200
+        except requests.RequestException:
+            ready = False
+        if ready and len(served.worker_pids()) == workers:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not become ready in {timeout:.0f} s: {served.log.read_text()[-2000:]}")
+
+
+def _stop_session(session: int, grace: float = 10.0) -> None:
+    """Terminate what is left of the process group ``session`` (the server's own, see ``start_new_session``)."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 0.0)):
+        try:
+            os.killpg(session, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(session, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+
+
+def wait_fast_paths(served: Served, workers: int, timeout: float = 300) -> dict[str, Any]:
+    """Poll /api/v1/models (a new connection each time, so every worker answers some) until every worker reports
+    its fast paths derived; what the last answer said of each model's fast path."""
+    deadline, body = time.monotonic() + timeout, {}
+    while time.monotonic() < deadline:
+        answers = [requests.get(f"{served.url}/api/v1/models", timeout=10).json() for _ in range(4 * workers)]
+        body = {m["name"]: m["fast_path"] for m in answers[-1]["models"]}
+        if all(not (m["fast_path"]["reason"] or "").startswith("not derived") for a in answers for m in a["models"]):
+            return body
+        time.sleep(1)
+    return body

@@ -12,7 +12,16 @@ from adaptml.errors import InputError
 from adaptml.serving.explain import MAX_EXPLAIN_ROWS, explain_model
 from adaptml.serving.limits import is_streamed_upload
 from adaptml.serving.loaded import LoadedModels
-from adaptml.serving.parsing import CSV, JSON, MULTIPART, Records, media_type, parse_body_input, parse_csv
+from adaptml.serving.parsing import (
+    CSV,
+    CSV_TYPES,
+    JSON,
+    MULTIPART,
+    Records,
+    media_type,
+    parse_body_input,
+    parse_csv,
+)
 from adaptml.serving.predict import PredictionResult, with_optional
 from adaptml.serving.state import VERSION_HEADER, serving_state
 from adaptml.serving.streaming import STREAM_ROWS, check_chunks, stream_answer, stream_csv
@@ -68,14 +77,16 @@ def predict() -> Response:
     """Every model's predictions for one or many records, as JSON (or CSV when asked; streamed for big batches)."""
     state = serving_state()
     models = state.store.get()
-    if is_streamed_upload():  # a big CSV body: read, scored and answered batch by batch (streaming.py)
+    if media_type(request.content_type) in CSV_TYPES and is_streamed_upload():
+        # a big CSV body (JSON never is): read, scored and answered batch by batch (streaming.py)
         answer = stream_answer(state, models, request.stream)
         if isinstance(answer, Response):
             return answer
         given = parse_body_input(answer, request.content_type, max_rows=state.settings.serving.max_rows)
     else:
         given = request_frame(state.settings.serving.max_rows)
-    if _wants_csv() and isinstance(given, pd.DataFrame) and len(given) > STREAM_ROWS:
+    wants_csv = _wants_csv()
+    if wants_csv and isinstance(given, pd.DataFrame) and len(given) > STREAM_ROWS:
         given = with_optional(given.rename(columns=str), models.unused_columns)
         check_chunks(models.schema, given, STREAM_ROWS)  # a bad value is a 4xx before the first byte
         response = Response(stream_csv(lambda chunk: state.predict(models, chunk), given, STREAM_ROWS), mimetype=CSV)
@@ -84,7 +95,7 @@ def predict() -> Response:
         )
         response.headers[VERSION_HEADER] = models.version
         return response
-    explain = request.args.get("explain", "").lower() in ("true", "1", "yes")
+    explain = bool(request.query_string) and request.args.get("explain", "").lower() in ("true", "1", "yes")
     if explain and len(given) > MAX_EXPLAIN_ROWS:
         raise InputError(
             f"explain=true takes at most {MAX_EXPLAIN_ROWS} rows (explanations run the full pipelines); "
@@ -92,7 +103,7 @@ def predict() -> Response:
             details={"limit": "explain_rows", "explain_rows": MAX_EXPLAIN_ROWS},
         )
     result = state.predict(models, given)
-    if _wants_csv():
+    if wants_csv:
         response = csv_response(result)
     else:
         payload = with_metrics(result_payload(result), result)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -84,6 +85,12 @@ class LoadedModels:
         if self.fast_paths is None:
             return FastPath(False, "not derived yet: the pickled pipeline serves meanwhile")
         return self.fast_paths.get(name) or FastPath(False, "no fast path derived")
+
+    @cached_property
+    def used_schema(self) -> Schema:
+        """The schema without the columns no model uses (computed once per version, not per request)."""
+        unused = set(self.unused_columns)
+        return replace(self.schema, columns=tuple(c for c in self.schema.columns if c.name not in unused))
 
     @property
     def task(self) -> str:

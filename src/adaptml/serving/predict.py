@@ -1,14 +1,14 @@
 """The prediction core: validated records in, every model's predictions out. Knows nothing of Flask or HTTP.
 
-A model that fails on some rows only loses those rows: the batch is bisected to find them, and the other models
-and rows are unaffected. Batches above a threshold go to an injected engine (Dask); if that engine is unavailable
-the batch is predicted directly and the result says so.
+A model that fails on some rows only loses those rows: the batch is bisected to find them (``model_outputs.py``),
+and the other models and rows are unaffected. Batches above a threshold go to an injected engine (Dask); if that
+engine is unavailable the batch is predicted directly and the result says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ from adaptml.serving.compiled.records import coerce_records
 from adaptml.serving.compiled.scorer import CompiledModel
 from adaptml.serving.json_input import Records
 from adaptml.serving.loaded import LoadedModels, ModelInfo, model_input
+from adaptml.serving.model_outputs import ModelOutput, combine_outputs, predict_model
 from adaptml.serving.sharing import shared_work
 from adaptml.serving.target_metrics import TargetMetrics, score_target, target_values
 from adaptml.serving.validation import check_columns_present
@@ -46,18 +47,6 @@ __all__ = [
 
 ENGINE_DIRECT = "direct"
 ENGINE_DASK = "dask"
-MAX_ATTEMPTS = 64  # bisection budget per model and batch; beyond it the remaining failing chunks are marked
-
-
-@dataclass(frozen=True)
-class ModelOutput:
-    """One model's answers for a batch: a prediction per row (None where it failed) and per-row errors."""
-
-    name: str
-    predictions: np.ndarray = field(repr=False)
-    probabilities: np.ndarray | None = field(default=None, repr=False)
-    classes: tuple[Any, ...] = ()
-    errors: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -211,66 +200,6 @@ def _compiled_output(name: str, compiled: CompiledModel, pickled: Any, prepared:
     return ModelOutput(name, predictions, probabilities, compiled.classes)
 
 
-def _describe(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    message = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    return message if len(message) <= 200 else message[:197] + "..."
-
-
-def _attempt(model: Any, frame: pd.DataFrame, with_proba: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    predicted = np.asarray(model.predict(frame))
-    if predicted.shape[0] != len(frame):
-        raise ValueError(f"returned {predicted.shape[0]} predictions for {len(frame)} rows")
-    proba = np.asarray(model.predict_proba(frame), dtype="float64") if with_proba else None
-    return predicted.reshape(len(frame), -1)[:, 0] if predicted.ndim > 1 else predicted, proba
-
-
-def predict_model(name: str, model: Any, frame: pd.DataFrame, *, max_attempts: int = MAX_ATTEMPTS) -> ModelOutput:
-    """Predict a batch with one model; on failure bisect to find the failing rows and keep the rest."""
-    rows = len(frame)
-    with_proba = hasattr(model, "predict_proba") and hasattr(model, "classes_")
-    classes = tuple(np.asarray(model.classes_).tolist()) if with_proba else ()
-    predictions = np.full(rows, None, dtype=object)
-    probabilities = np.full((rows, len(classes)), np.nan) if with_proba else None
-    errors: dict[int, str] = {}
-    pending, attempts, last_error = [(0, rows)], 0, ""
-    while pending:
-        start, stop = pending.pop()
-        if attempts >= max_attempts:  # too many failures to isolate: the rest of this chunk shares the last error
-            errors.update(dict.fromkeys(range(start, stop), last_error))
-            continue
-        attempts += 1
-        try:
-            whole = start == 0 and stop == rows  # the frame itself, so models share work done on it
-            predicted, proba = _attempt(model, frame if whole else frame.iloc[start:stop], with_proba)
-        except Exception as error:  # noqa: BLE001 - a model's failure is reported in its cells, never raised
-            last_error = _describe(error)
-            if stop - start == 1:
-                errors[start] = last_error
-            else:
-                middle = (start + stop) // 2
-                pending += [(middle, stop), (start, middle)]
-            continue
-        predictions[start:stop] = predicted
-        if probabilities is not None and proba is not None:
-            probabilities[start:stop] = proba
-    return ModelOutput(name, predictions, probabilities, classes, dict(sorted(errors.items())))
-
-
-def combine_outputs(parts: Sequence[ModelOutput], sizes: Sequence[int]) -> ModelOutput:
-    """Concatenate one model's outputs for consecutive partitions, renumbering their row errors."""
-    errors: dict[int, str] = {}
-    offset = 0
-    for part, size in zip(parts, sizes, strict=True):
-        errors.update({row + offset: message for row, message in part.errors.items()})
-        offset += size
-    probabilities = None
-    if parts[0].probabilities is not None:
-        probabilities = np.concatenate([p.probabilities for p in parts if p.probabilities is not None])
-    predictions = np.concatenate([p.predictions for p in parts])
-    return ModelOutput(parts[0].name, predictions, probabilities, parts[0].classes, errors)
-
-
 def predict_all(
     models: LoadedModels,
     frame: pd.DataFrame | Records,
@@ -285,10 +214,8 @@ def predict_all(
     """
     infos = models.infos if model_names is None else tuple(i for i in models.infos if i.name in model_names)
     names = [info.name for info in infos]
-    unused = models.unused_columns
-    prepared = prepare_input(models.schema, frame, optional=unused)
-    used = replace(models.schema, columns=tuple(c for c in models.schema.columns if c.name not in unused))
-    noted = input_warnings(used, prepared.columns)  # once, whichever path scores the batch; used columns only
+    prepared = prepare_input(models.schema, frame, optional=models.unused_columns)
+    noted = input_warnings(models.used_schema, prepared.columns)  # once, whichever path scores it; used columns only
     engine, warnings = ENGINE_DIRECT, []
     outputs: tuple[ModelOutput, ...] | None = None
     if dask is not None and prepared.rows > dask_threshold:
