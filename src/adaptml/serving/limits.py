@@ -102,14 +102,12 @@ def _check_body(width: int, limit: int | None, max_rows: int) -> None:
 def is_streamed_upload() -> bool:
     """A CSV body to the predict API, answered as CSV, of ``STREAM_BYTES`` or more or of unknown length (chunked):
     read, scored and answered batch by batch (``streaming.py``), never held whole."""
+    if request.endpoint != "api.predict" or media_type(request.content_type) not in CSV_TYPES:
+        return False  # most requests: the Accept header is never parsed
+    if request.content_length is not None and request.content_length < STREAM_BYTES:
+        return False
     accept = request.accept_mimetypes
-    return (
-        request.endpoint == "api.predict"
-        and media_type(request.content_type) in CSV_TYPES
-        and accept.best_match([JSON, CSV]) == CSV
-        and accept[CSV] > accept[JSON]
-        and (request.content_length is None or request.content_length >= STREAM_BYTES)
-    )
+    return accept.best_match([JSON, CSV]) == CSV and accept[CSV] > accept[JSON]
 
 
 def init_limits(app: Flask, schema_of: Callable[[], Schema | None], *, max_rows: int) -> None:
