@@ -31,7 +31,7 @@ from adaptml.training.importance import TIME_LIMIT as IMPORTANCE_SECONDS
 from adaptml.training.importance import held_out_importance
 from adaptml.training.packaging import leaderboard_records
 from adaptml.training.task import TaskInfo
-from adaptml.training.zoo import ENSEMBLE, spec
+from adaptml.training.zoo import ENSEMBLE, FLOOR, spec
 
 __all__ = ["REFIT_DECISION", "Ensemble", "Evaluate", "Train", "evaluated_tasks", "plan_of"]
 
@@ -250,8 +250,13 @@ class Evaluate(Stage):
             figures = _diagnostics(inputs, test, schema.target, outputs, records, info, context)
         self.output()["diagnostics"].dump(figures)
         ratio = (train_rows + len(test)) / max(1, train_rows)
+        best = next((str(row["model"]) for row in records if row["model"] != BASELINE), None)
         decision = plan_refit(
-            context.plan.budget, enabled=context.config.publish.refit, fit_seconds=fit_seconds, ratio=ratio
+            context.plan.budget,
+            enabled=context.config.publish.refit,
+            fit_seconds=fit_seconds,
+            ratio=ratio,
+            required=(FLOOR,) if best == FLOOR else (),  # the published floor is always refit: one cheap fit
         )
         self.output()["refit"].dump({**decision.to_dict(), "train_rows": train_rows, "rows": train_rows + len(test)})
 

@@ -32,6 +32,7 @@ from adaptml.training.catboost_model import CatBoostClassifier, CatBoostRegresso
 __all__ = [
     "BASELINE",
     "ENSEMBLE",
+    "FLOOR",
     "MODEL_NAMES",
     "SPECS",
     "ZOO",
@@ -254,6 +255,7 @@ SPECS: tuple[ModelSpec, ...] = (
 ZOO: Mapping[str, ModelSpec] = MappingProxyType({model.name: model for model in SPECS})
 MODEL_NAMES = tuple(ZOO)
 BASELINE = "dummy"  # every run fits it first: the score any real model must beat
+FLOOR = "hgb_default"  # scikit-learn's default booster: the score the published model must not fall below
 ENSEMBLE = "ensemble"  # not a spec: the weighted average of a run's fitted models
 
 
