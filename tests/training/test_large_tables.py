@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adaptml.training.budget import Budget, plan_refit
+from adaptml.training.budget import Budget, Measured, bounded_seconds, plan_refit, plan_training, planned_folds
 from adaptml.training.fitting import BASELINE_SAMPLE_ROWS, cv_splits
+from adaptml.training.zoo import LARGE_ROWS
 
 from .conftest import Problem, prepare
 from .frames import messy_frame
@@ -53,3 +54,27 @@ def test_the_published_floor_is_refit_alone_when_the_whole_refit_does_not_fit() 
     assert not other.refit  # a published model that is not the floor: all or none, as before
     off = plan_refit(budget, enabled=False, fit_seconds=seconds, ratio=1.25, required=("hgb_default",), now=50.0)
     assert not off.refit
+
+
+def test_a_large_table_plans_two_folds_and_a_small_one_its_configured_folds() -> None:
+    assert planned_folds(5, LARGE_ROWS) == 2 and planned_folds(5, LARGE_ROWS - 1) == 5
+    assert planned_folds(2, 10 * LARGE_ROWS) == 2
+
+
+def test_a_deadline_bound_booster_on_a_large_table_trains_in_what_is_left() -> None:
+    budget = Budget(60.0, started=0.0)
+    floor = [Measured(8.0, 0.5)]
+    common = {"cost": 1.5, "overhead": 0.5, "trained": floor, "later": [1.0], "refit_share": 0.4, "tuning_cap": 30}
+    skipped = plan_training(budget, **common, now=20.0)  # estimate: (0.5 + 15 * 1.5) * 1.4, over the 25 s left
+    assert not skipped.train and skipped.estimate == pytest.approx(32.2)
+    bounded = plan_training(budget, **common, stops_at_deadline=True, now=20.0)
+    left = 60.0 - 20.0 - budget.closing_reserve()
+    assert bounded.train and bounded.seconds == pytest.approx((left - 0.3 * 8.0) / 1.3) and bounded.tuning_seconds == 0
+    late = plan_training(budget, **common, stops_at_deadline=True, now=35.0)
+    assert not late.train  # less than the floor took: it would be cut before it could match it
+
+
+def test_bounded_seconds_need_a_trained_model_to_compare_with() -> None:
+    assert bounded_seconds(30.0, [], 0.0) is None
+    assert bounded_seconds(30.0, [Measured(5.0, 1.0)], 1.0) == pytest.approx((30.0 - 1.0 - 1.5) / 1.3)
+    assert bounded_seconds(5.0, [Measured(5.0, 1.0)], 0.0) is None

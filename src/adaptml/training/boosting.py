@@ -183,7 +183,8 @@ class _Booster(BaseEstimator):
     def _fit_library(self, model: Any, X: Any, y: np.ndarray, valid: tuple[Any, Any] | None = None) -> Any:  # noqa: N803
         """One library fit, with the deadline's callback and, given a ``valid`` slice, early stopping on it."""
         if self.library == "xgboost":
-            return model.fit(X, y, **({"eval_set": [valid], "verbose": False} if valid else {}))
+            model.fit(X, y, **({"eval_set": [valid], "verbose": False} if valid else {}))
+            return model.set_params(callbacks=None)  # the deadline's callback is a local class: it would not pickle
         import lightgbm
 
         at = deadline()
