@@ -154,7 +154,9 @@ def fit_model(
     final_stop = time.time() + max(0.0, seconds_left) * FINAL_FIT_SHARE if bounded else None
     with threadpool_limits(n_jobs):
         head = split_before(build_pipeline(name, schema=schema, plan=plan, info=info, seed=seed), ENCODE)[0]
+        started = time.perf_counter()
         base = head.fit(train).transform(train)
+        head_seconds = time.perf_counter() - started  # a refit pays it again: seconds on a large table
         started = time.perf_counter()
         with fit_deadline(final_stop):  # tuning and the final fit leave room for the folds and the refit
             holdout = _Holdout(tail_for, base, y, info, seed=seed, shuffle=shuffle)
@@ -172,14 +174,15 @@ def fit_model(
         frozen = model.refit_params({**sized, **params}, tail.named_steps[MODEL])
         # keep room for this model's own refit on train + test (a fifth more rows), so a slow first model on a
         # big table spends a fold less rather than publishing without the refit
-        left = deadline - time.perf_counter() - REFIT_ROOM * fit_seconds
+        left = deadline - time.perf_counter() - REFIT_ROOM * (head_seconds + fit_seconds)
         folds = affordable_folds(planned_folds(cv_folds, len(y)), fit_seconds=fit_seconds, seconds_left=left)
         splits = cv_splits(y, info, folds=folds, seed=seed, shuffle=shuffle)
         with fit_deadline(stop_at):  # a hard stop for the boosters that take one
             scores, oof, bag = _cross_validate(tail_for(frozen), base, y, info, splits)
     whole = Pipeline([*head.steps, *tail.steps])
     config = str(tuning.get("config", DEFAULT_CONFIG))
-    result = FitResult(name, whole, params, tuple(scores), oof, fit_seconds, tuning, frozen, tuning_seconds, config)
+    whole_seconds = head_seconds + fit_seconds  # the whole pipeline's fit, as the refit will take it
+    result = FitResult(name, whole, params, tuple(scores), oof, whole_seconds, tuning, frozen, tuning_seconds, config)
     return replace(result, head=head, bag=tuple(bag))
 
 
