@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import pickle
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from adaptml.training.boosting import FIRST_ITERATIONS, BoosterRegressor, HGBClassifier, HGBRegressor, fit_deadline
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One OpenMP thread, as the pipeline uses on small tables: threads on 600 rows stall on a loaded machine."""
+    with threadpool_limits(1):
+        yield
 
 
 def _rows(n: int) -> tuple[pd.DataFrame, np.ndarray]:
