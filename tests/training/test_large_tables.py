@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adaptml.training.budget import Budget, Measured, bounded_seconds, plan_refit, plan_training, planned_folds
+from adaptml.training.budget import (
+    Budget,
+    Measured,
+    TrainDecision,
+    bounded_seconds,
+    plan_refit,
+    plan_training,
+    planned_folds,
+)
 from adaptml.training.fitting import BASELINE_SAMPLE_ROWS, cv_splits
 from adaptml.training.zoo import LARGE_ROWS
 
@@ -64,13 +72,26 @@ def test_a_large_table_plans_two_folds_and_a_small_one_its_configured_folds() ->
 def test_a_deadline_bound_booster_on_a_large_table_trains_in_what_is_left() -> None:
     budget = Budget(60.0, started=0.0)
     floor = [Measured(8.0, 0.5)]
-    common = {"cost": 1.5, "overhead": 0.5, "trained": floor, "later": [1.0], "refit_share": 0.4, "tuning_cap": 30}
-    skipped = plan_training(budget, **common, now=20.0)  # estimate: (0.5 + 15 * 1.5) * 1.4, over the 25 s left
+
+    def decide(now: float, bounded: bool = False) -> TrainDecision:
+        return plan_training(
+            budget,
+            cost=1.5,
+            overhead=0.5,
+            trained=floor,
+            later=[1.0],
+            refit_share=0.4,
+            tuning_cap=30.0,
+            stops_at_deadline=bounded,
+            now=now,
+        )
+
+    skipped = decide(20.0)  # estimate: (0.5 + 15 * 1.5) * 1.4, over the 25 s left
     assert not skipped.train and skipped.estimate == pytest.approx(32.2)
-    bounded = plan_training(budget, **common, stops_at_deadline=True, now=20.0)
+    bounded = decide(20.0, bounded=True)
     left = 60.0 - 20.0 - budget.closing_reserve()
     assert bounded.train and bounded.seconds == pytest.approx((left - 0.3 * 8.0) / 1.3) and bounded.tuning_seconds == 0
-    late = plan_training(budget, **common, stops_at_deadline=True, now=35.0)
+    late = decide(35.0, bounded=True)
     assert not late.train  # less than the floor took: it would be cut before it could match it
 
 
