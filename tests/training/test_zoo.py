@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from sklearn.utils import estimator_checks as checks
 
 from adaptml.training.boosting import BoosterClassifier, BoosterRegressor
 from adaptml.training.steps import COERCE, ENCODE, MODEL, after, split_before
-from adaptml.training.zoo import MODEL_NAMES, SPECS, ZOO, spec
+from adaptml.training.zoo import LARGE_ROWS, MODEL_NAMES, SPECS, ZOO, spec
 
 from .conftest import Problem, prepare
 from .frames import messy_frame
@@ -73,7 +74,12 @@ def test_the_default_hgb_is_scikit_learns_defaults_untuned() -> None:
     ):
         params = model.estimator(task, seed=0).get_params()
         assert params == {**default.get_params(), "random_state": 0}
-        assert model.search_space(task) == {} and model.iterations is None
+        assert model.search_space(task) == {}
+        fitted = SimpleNamespace(n_iter_=37)  # what a fit that early-stopped at 37 iterations holds
+        assert model.refit_params({}, fitted) == {}  # at its defaults its own early stopping is left alone
+    # on a large table it may grow more trees than the default 100; then its early-stopped count is frozen
+    assert model.sized(LARGE_ROWS - 1) == {} and model.sized(LARGE_ROWS) == {"max_iter": 2000}
+    assert model.refit_params({"max_iter": 2000}, fitted) == {"max_iter": 37, "early_stopping": False}
 
 
 def test_task_specific_defaults_and_tuning() -> None:

@@ -21,7 +21,7 @@ from adaptml.pipeline.plan import BASELINE, RunPlan, train_label
 from adaptml.pipeline.preparation import Clean, Select, Split
 from adaptml.pipeline.stage import Stage, Targets, read_frame, read_problem
 from adaptml.training import SelectionReport, build_ensemble, evaluate_model, fit_model, greedy_weights, leaderboard
-from adaptml.training.budget import Measured, TrainDecision, plan_refit, plan_training, time_scoring
+from adaptml.training.budget import Measured, TrainDecision, plan_refit, plan_training, planned_folds, time_scoring
 from adaptml.training.diagnostics import diagnose
 from adaptml.training.ensemble import fold_scores
 from adaptml.training.evaluation import model_output, score
@@ -31,7 +31,7 @@ from adaptml.training.importance import TIME_LIMIT as IMPORTANCE_SECONDS
 from adaptml.training.importance import held_out_importance
 from adaptml.training.packaging import leaderboard_records
 from adaptml.training.task import TaskInfo
-from adaptml.training.zoo import ENSEMBLE, spec
+from adaptml.training.zoo import ENSEMBLE, FLOOR, LARGE_ROWS, spec
 
 __all__ = ["REFIT_DECISION", "Ensemble", "Evaluate", "Train", "evaluated_tasks", "plan_of"]
 
@@ -87,6 +87,9 @@ class Train(Stage):
             return
         schema, info = read_problem(inputs["clean"])
         train = read_frame(inputs["split"]["train"], schema, info)
+        seconds_left = context.plan.budget.remaining() - context.plan.budget.closing_reserve()
+        if decision.seconds is not None:  # a deadline-bound booster admitted with less than its estimate
+            seconds_left = min(seconds_left, decision.seconds)
         result = fit_model(
             name,
             train,
@@ -99,7 +102,7 @@ class Train(Stage):
             budget_seconds=decision.tuning_seconds,
             shuffle=cfg.split.strategy != "time",
             strategy=cfg.tuning.strategy,
-            seconds_left=context.plan.budget.remaining() - context.plan.budget.closing_reserve(),
+            seconds_left=seconds_left,
         )
         out = self.output()
         out["oof"].dump(result.oof)
@@ -117,8 +120,9 @@ class Train(Stage):
         plan, cfg, name = context.plan, context.config, str(self.model)
         if name == BASELINE:
             return TrainDecision(True)
-        folds = cfg.tuning.cv_folds
-        trained = [  # as if it had cross-validated in every fold: the models to come will
+        rows = max((int(facts.get("rows", 0)) for facts in earlier.values()), default=0)
+        folds = planned_folds(cfg.tuning.cv_folds, rows)
+        trained = [  # as if it had cross-validated in every planned fold: the models to come will
             Measured(
                 (facts["train_seconds"] - facts.get("tuning_seconds", 0.0))
                 * (folds + 1)
@@ -138,10 +142,11 @@ class Train(Stage):
             overhead=float(earlier[BASELINE]["train_seconds"]) if BASELINE in earlier else 0.0,
             trained=trained,
             later=[spec(other).cost for other in plan.after(name)],
-            refit_share=ratio / (cfg.tuning.cv_folds + 1) if cfg.publish.refit else 0.0,
+            refit_share=ratio / (folds + 1) if cfg.publish.refit else 0.0,
             tuning_cap=cfg.tuning.cap_seconds(bounded=plan.budget.bounded),
             scoring_seconds=float(np.median(scoring)) if scoring else 0.0,
             task_seconds=max(0.0, time.time() - max(finished)) if finished else 0.0,
+            stops_at_deadline=spec(name).stops_at_deadline and rows >= LARGE_ROWS,
         )
 
 
@@ -250,8 +255,13 @@ class Evaluate(Stage):
             figures = _diagnostics(inputs, test, schema.target, outputs, records, info, context)
         self.output()["diagnostics"].dump(figures)
         ratio = (train_rows + len(test)) / max(1, train_rows)
+        best = next((str(row["model"]) for row in records if row["model"] != BASELINE), None)
         decision = plan_refit(
-            context.plan.budget, enabled=context.config.publish.refit, fit_seconds=fit_seconds, ratio=ratio
+            context.plan.budget,
+            enabled=context.config.publish.refit,
+            fit_seconds=fit_seconds,
+            ratio=ratio,
+            required=(FLOOR,) if best == FLOOR else (),  # the published floor is always refit: one cheap fit
         )
         self.output()["refit"].dump({**decision.to_dict(), "train_rows": train_rows, "rows": train_rows + len(test)})
 

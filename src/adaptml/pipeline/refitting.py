@@ -59,7 +59,8 @@ class Refit(Stage):
         decision = inputs["evaluate"]["refit"].load()
         facts = inputs["model"]["facts"].load()
         kept = {"refit": False, "fit_rows": decision["train_rows"]}
-        if "skipped" in facts or not decision["refit"]:
+        only = decision.get("only") or []  # when not all models are refit, the required ones that are
+        if "skipped" in facts or not decision["refit"] or (only and str(self.model) not in only):
             out["pickle"].dump(None)
             out["facts"].dump({**kept, "reason": facts.get("skipped") or decision["reason"]})
             return

@@ -3,24 +3,78 @@
 With ``early_stopping``, each fit holds out a slice of the rows it is given (only ever training rows), stops adding
 trees when that slice stops improving, then refits on all of them with that many trees. Classifiers encode labels
 to integers inside (XGBoost needs them) and expose ``classes_`` with the original labels. Every hyperparameter is a
-constructor argument (``None`` leaves the library's default), so ``get_params``, ``set_params`` and ``clone`` work."""
+constructor argument (``None`` leaves the library's default), so ``get_params``, ``set_params`` and ``clone`` work.
+
+Inside ``fit_deadline`` a fit stops adding trees at the deadline and keeps the trees it has (a callback checks the
+clock after every tree); when the early-stopping probe runs out of time, the probe is the model. scikit-learn's
+HistGradientBoosting (``HGBClassifier``, ``HGBRegressor``) has no callback: it fits a first 100 iterations (its own
+default), then continues warm-started with as many as its measured seconds per iteration fit before the deadline."""
 
 from __future__ import annotations
 
 import inspect
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["BoosterClassifier", "BoosterRegressor"]
+__all__ = ["BoosterClassifier", "BoosterRegressor", "HGBClassifier", "HGBRegressor", "deadline", "fit_deadline"]
 
 MIN_ROWS_FOR_EARLY_STOPPING = 200
 SMALL_DATA_TREES = 100
+FIRST_ITERATIONS = 100  # HistGradientBoosting's first warm-start chunk: scikit-learn's default ``max_iter``
+MIN_MORE_ITERATIONS = 10  # fewer would cost more in re-binning the rows than they add
+_DEADLINE: ContextVar[float | None] = ContextVar("fit_deadline", default=None)
+
+
+@contextmanager
+def fit_deadline(at: float | None) -> Iterator[None]:
+    """Boosters fitted inside stop adding trees at ``at`` (epoch seconds, ``time.time()``); None: no deadline."""
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def deadline() -> float | None:
+    """The deadline of the fits running now (``fit_deadline``), None when there is none."""
+    return _DEADLINE.get()
+
+
+class _XGBoostDeadline:
+    """Stops XGBoost at the deadline (as an ``xgboost.callback.TrainingCallback``, built lazily: no import here)."""
+
+    @staticmethod
+    def make(at: float) -> Any:
+        import xgboost
+
+        class Stop(xgboost.callback.TrainingCallback):
+            def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+                return time.time() >= at
+
+        return Stop()
+
+
+def _lightgbm_deadline(at: float) -> Any:
+    """A LightGBM callback that stops at the deadline, keeping every tree so far."""
+    import lightgbm
+
+    def stop(env: Any) -> None:
+        if time.time() >= at:
+            raise lightgbm.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
+
+    stop.order = 40  # type: ignore[attr-defined]  # after early stopping's own check (order 30)
+    return stop
 
 
 # hyperparameters both libraries take, then each library's own; None leaves the library's default
@@ -120,8 +174,36 @@ class _Booster(BaseEstimator):
         import xgboost
 
         cls = xgboost.XGBClassifier if self._classifier else xgboost.XGBRegressor
-        extra = {"early_stopping_rounds": self.patience} if early_stopping else {}
+        extra: dict[str, Any] = {"early_stopping_rounds": self.patience} if early_stopping else {}
+        at = deadline()
+        if at is not None:
+            extra["callbacks"] = [_XGBoostDeadline.make(at)]
         return cls(tree_method="hist", enable_categorical=True, **extra, **params)
+
+    def _fit_library(self, model: Any, X: Any, y: np.ndarray, valid: tuple[Any, Any] | None = None) -> Any:  # noqa: N803
+        """One library fit, with the deadline's callback and, given a ``valid`` slice, early stopping on it."""
+        if self.library == "xgboost":
+            model.fit(X, y, **({"eval_set": [valid], "verbose": False} if valid else {}))
+            return model.set_params(callbacks=None)  # the deadline's callback is a local class: it would not pickle
+        import lightgbm
+
+        at = deadline()
+        callbacks = [_lightgbm_deadline(at)] if at is not None else []
+        if valid is None:
+            return model.fit(X, y, callbacks=callbacks)
+        stop = lightgbm.early_stopping(self.patience, verbose=False)
+        return model.fit(X, y, eval_X=(valid[0],), eval_y=(valid[1],), callbacks=[stop, *callbacks])
+
+    def _count(self, model: Any, asked: int) -> int:
+        """The trees asked for, or those the model has when the deadline has passed (it may have cut them)."""
+        at = deadline()
+        return self._trees(model) if at is not None and time.time() >= at else asked
+
+    def _trees(self, model: Any) -> int:
+        """The trees a fitted library model has (all of them: a deadline may have cut it short)."""
+        if self.library == "xgboost":
+            return int(model.get_booster().num_boosted_rounds())
+        return int(model.booster_.current_iteration())
 
     def _targets(self, y: Any) -> np.ndarray:
         return np.asarray(y, dtype="float64")
@@ -135,30 +217,27 @@ class _Booster(BaseEstimator):
         target = self._targets(y)
         self.n_features_in_ = int(np.shape(X)[1])
         trees = int(self.n_estimators)
-        if not self.early_stopping:
-            self.best_iteration_ = trees
-            self.model_ = self._make(trees).fit(X, target)
-            return self
-        if not self._can_stop_early(target):
-            self.best_iteration_ = min(trees, SMALL_DATA_TREES)
-            self.model_ = self._make(self.best_iteration_).fit(X, target)
+        if not self.early_stopping or not self._can_stop_early(target):
+            trees = trees if not self.early_stopping else min(trees, SMALL_DATA_TREES)
+            self.model_ = self._fit_library(self._make(trees), X, target)
+            self.best_iteration_ = self._count(self.model_, trees)
             return self
         stratify = target if self._classifier else None
         x_fit, x_valid, y_fit, y_valid = train_test_split(
             X, target, test_size=self.validation_fraction, random_state=self.random_state, stratify=stratify
         )
-        probe = self._make(early_stopping=True)
+        probe = self._fit_library(self._make(early_stopping=True), x_fit, y_fit, (x_valid, y_valid))
+        at = deadline()
+        if at is not None and time.time() >= at:  # out of time: the probe is the model rather than a refit
+            self.model_, self.best_iteration_ = probe, self._trees(probe)
+            return self
         if self.library == "lightgbm":
-            import lightgbm
-
-            stop = lightgbm.early_stopping(self.patience, verbose=False)
-            probe.fit(x_fit, y_fit, eval_X=(x_valid,), eval_y=(y_valid,), callbacks=[stop])
             best = int(probe.best_iteration_ or probe.n_estimators)
         else:
-            probe.fit(x_fit, y_fit, eval_set=[(x_valid, y_valid)], verbose=False)
             best = int(probe.best_iteration) + 1
-        self.best_iteration_ = max(1, round(best / (1 - self.validation_fraction)))
-        self.model_ = self._make(self.best_iteration_).fit(X, target)
+        trees = max(1, round(best / (1 - self.validation_fraction)))
+        self.model_ = self._fit_library(self._make(trees), X, target)
+        self.best_iteration_ = self._count(self.model_, trees)
         return self
 
 
@@ -190,3 +269,38 @@ class BoosterClassifier(ClassifierMixin, _Booster):
     def predict(self, X: pd.DataFrame) -> np.ndarray:  # noqa: N803
         proba = self.predict_proba(X)
         return np.asarray(self.classes_[np.argmax(proba, axis=1)])
+
+
+class _ChunkedHGB:
+    """HistGradientBoosting that stops near ``fit_deadline``: a first ``FIRST_ITERATIONS`` (never fewer, so at its
+    defaults it is scikit-learn's model), then warm-started chunks sized from the seconds per iteration measured."""
+
+    max_iter: int
+    warm_start: bool
+    n_iter_: int
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:  # noqa: N803 - sklearn's naming
+        at = deadline()
+        if at is None or self.max_iter <= FIRST_ITERATIONS:
+            return super().fit(X, y, sample_weight=sample_weight)  # type: ignore[misc]
+        total, warm = self.max_iter, self.warm_start
+        try:
+            self.max_iter, started = FIRST_ITERATIONS, time.time()
+            super().fit(X, y, sample_weight=sample_weight)  # type: ignore[misc]
+            while self.n_iter_ >= self.max_iter < total:  # not stopped early: more if the deadline allows
+                more = int((at - time.time()) * self.n_iter_ / (time.time() - started))
+                if more < MIN_MORE_ITERATIONS:
+                    break
+                self.max_iter, self.warm_start = min(total, self.n_iter_ + more), True
+                super().fit(X, y, sample_weight=sample_weight)  # type: ignore[misc]
+        finally:
+            self.max_iter, self.warm_start = total, warm
+        return self
+
+
+class HGBRegressor(_ChunkedHGB, HistGradientBoostingRegressor):
+    """scikit-learn's HistGradientBoostingRegressor, stopping near ``fit_deadline``."""
+
+
+class HGBClassifier(_ChunkedHGB, HistGradientBoostingClassifier):
+    """scikit-learn's HistGradientBoostingClassifier, stopping near ``fit_deadline``."""

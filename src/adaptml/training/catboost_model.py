@@ -14,9 +14,6 @@ work; the fitted CatBoost model pickles as bytes.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -26,23 +23,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from adaptml.training.boosting import MIN_ROWS_FOR_EARLY_STOPPING, SMALL_DATA_TREES
+from adaptml.training.boosting import MIN_ROWS_FOR_EARLY_STOPPING, SMALL_DATA_TREES, deadline, fit_deadline
 
 __all__ = ["CatBoostClassifier", "CatBoostRegressor", "fit_deadline"]
 
 MISSING = "__missing__"  # CatBoost takes no missing categories: they become one level of their own
 _TUNED = ("learning_rate", "depth", "l2_leaf_reg", "random_strength", "one_hot_max_size", "border_count")
-_DEADLINE: ContextVar[float | None] = ContextVar("catboost_deadline", default=None)
-
-
-@contextmanager
-def fit_deadline(at: float | None) -> Iterator[None]:
-    """CatBoost fits inside stop adding trees at ``at`` (epoch seconds, ``time.time()``); None: no deadline."""
-    token = _DEADLINE.set(at)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
 
 
 class _Deadline:
@@ -126,7 +112,7 @@ class _CatBoost(BaseEstimator):
         self.n_features_in_ = frame.shape[1]
         self.cat_features_ = [str(c) for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
         data = self._frame(frame)
-        at = _DEADLINE.get()
+        at = deadline()
         stop = _Deadline(at) if at is not None else None
         callbacks = [stop] if stop else None
         trees = int(self.n_estimators)
