@@ -51,7 +51,7 @@ class LoopbackCluster:
         command = [sys.executable, "-m", "distributed.cli.dask_worker", self.scheduler_address]
         command += ["--nworkers", str(n_workers), "--nthreads", "1", "--host", LOOPBACK]
         command += ["--no-dashboard", "--dashboard-address", f"{LOOPBACK}:0"]  # health and metrics only, local
-        command += ["--death-timeout", "60"]  # orphaned by a killed app, the workers exit once the scheduler is gone
+        command += ["--death-timeout", "10"]  # orphaned by a killed app, the workers exit 10 s after the scheduler
         self._workers: subprocess.Popen[bytes] | None = subprocess.Popen(
             command, env=worker_environment(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

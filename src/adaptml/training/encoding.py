@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,17 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
-if TYPE_CHECKING:
-    from adaptml.training.features import FeaturePlan
+
+class ColumnKinds(Protocol):
+    """What an encoder needs of a feature plan (``features.FeaturePlan``): its columns by kind."""
+
+    @property
+    def numeric(self) -> tuple[str, ...]: ...
+    @property
+    def low_cardinality(self) -> tuple[str, ...]: ...
+    @property
+    def high_cardinality(self) -> tuple[str, ...]: ...
+
 
 __all__ = ["MAX_CATEGORIES", "MISSING_LABEL", "RANK_SUFFIX", "NativeEncoder", "make_encoder"]
 
@@ -133,7 +142,7 @@ class _AsText(TransformerMixin, BaseEstimator):
 
 
 def make_encoder(
-    family: str, plan: FeaturePlan, *, task: str, seed: int, overflow: Overflow = "missing"
+    family: str, plan: ColumnKinds, *, task: str, seed: int, overflow: Overflow = "missing"
 ) -> BaseEstimator:
     """The encoding step for a model family: ``native``, ``tree`` or ``linear``."""
     if family == "native":

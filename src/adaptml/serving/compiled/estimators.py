@@ -33,7 +33,7 @@ from adaptml.serving.compiled.columns import CompileRefused
 from adaptml.serving.compiled.encoders import Encoded, category_codes
 from adaptml.serving.compiled.trees import TreeTable, hgb_table, read_through, sklearn_forest_table
 from adaptml.serving.compiled.xgboost_trees import xgboost_table
-from adaptml.training.boosting import BoosterClassifier, BoosterRegressor
+from adaptml.training.boosting import BoosterClassifier, BoosterRegressor, HGBClassifier, HGBRegressor
 
 __all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator", "one_thread_per_call"]
 
@@ -258,7 +258,7 @@ def compile_estimator(model: Any, encoded: Encoded) -> Scorer:
         return _linear(model)
     if kind in FORESTS:
         return _forest(model)
-    if kind in (HistGradientBoostingRegressor, HistGradientBoostingClassifier):
+    if kind in (HistGradientBoostingRegressor, HistGradientBoostingClassifier, HGBRegressor, HGBClassifier):
         return _hist_gradient_boosting(model, encoded)
     if kind in (BoosterRegressor, BoosterClassifier):
         return _booster(model, encoded)
