@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import uuid
@@ -53,6 +54,10 @@ class _KeepSessionProcesses:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Ctrl-C must reach the servers the tests start: a shell's background job (`make test &`, nohup) starts with
+    # SIGINT ignored, every child would inherit that, and the tests that stop a server with Ctrl-C would hang.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.pluginmanager.register(_KeepSessionProcesses(), "adaptml-keep-session-processes")
 
 
