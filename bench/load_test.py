@@ -39,7 +39,7 @@ import psutil
 import requests
 import yaml
 
-from bench.common import vm_kib
+from bench.common import stop, vm_kib
 
 RESULTS = Path(__file__).parent / "results" / "load.json"
 TARGET = "avg_price_per_room"
@@ -226,18 +226,14 @@ def gunicorn(
         master = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         served = Served(f"http://127.0.0.1:{port}", master, log_path)
         try:
-            _wait_ready(served, workers, ready_timeout)
+            wait_workers(served, workers, ready_timeout)
             yield served
         finally:
-            master.terminate()
-            try:
-                master.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                master.kill()
-                master.wait()
+            stop(master)
 
 
-def _wait_ready(served: Served, workers: int, timeout: float) -> None:
+def wait_workers(served: Served, workers: int, timeout: float = 180) -> None:
+    """Until /readyz answers 200 and the master has all its workers; the log's tail if gunicorn exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if served.master.poll() is not None:

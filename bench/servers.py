@@ -23,7 +23,7 @@ import yaml
 from adaptml.registry import Registry
 from adaptml.s3server import free_port
 from bench.common import ROOT, stop, vm_kib, wait_ready
-from bench.load_test import Served
+from bench.load_test import Served, wait_workers
 from bench.venvs import PICKLE_RUNTIME, ensure_venv, pinned
 
 MLFLOW_REQUIREMENTS = ["mlflow", *pinned(*PICKLE_RUNTIME)]
@@ -192,22 +192,6 @@ def product_gunicorn(
         finally:
             stop(master)
             _stop_session(master.pid)
-
-
-def wait_workers(served: Served, workers: int, timeout: float = 180) -> None:
-    """Until /readyz answers 200 and the master has all its workers; the log's tail if gunicorn exits first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if served.master.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {served.log.read_text()[-2000:]}")
-        try:
-            ready = requests.get(f"{served.url}/readyz", timeout=5).status_code == 200
-        except requests.RequestException:
-            ready = False
-        if ready and len(served.worker_pids()) == workers:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"gunicorn did not become ready in {timeout:.0f} s: {served.log.read_text()[-2000:]}")
 
 
 def _stop_session(session: int, grace: float = 10.0) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import requests
-from bench.load_test import Served, _wait_ready, write_config
+from bench.load_test import Served, wait_workers, write_config
 from tests.reliability.served import KEYS, published
 
 from adaptml.s3server import free_port
@@ -52,7 +52,7 @@ def served(s3_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         master = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         running = Served(f"http://127.0.0.1:{port}", master, log_path)
         try:
-            _wait_ready(running, 2, 180)
+            wait_workers(running, 2, 180)
             yield running
         finally:
             master.terminate()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from bench.common import stop
 
 from adaptml.s3server import free_port
 from adaptml.serving.gunicorn_worker import LINGER_SECONDS
@@ -37,12 +38,7 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             _wait(chosen, process)
             yield chosen
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def _wait(port: int, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
