@@ -15,6 +15,7 @@ from adaptml.training.budget import (
     affordable_folds,
     closing_models,
     closing_tasks,
+    pending_refits,
     plan_refit,
     plan_training,
     process_started,
@@ -95,6 +96,26 @@ def test_the_first_real_model_always_trains_and_a_later_one_is_skipped_when_its_
         budget, cost=2.0, overhead=0.5, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=1000.0 + 10.0
     )
     assert not late.train and late.reason.startswith("skipped: an estimated 40.5s")
+
+
+def test_the_refits_of_the_models_already_trained_are_kept_for_the_end() -> None:
+    budget = Budget(60.0, started=0.0)
+    trained = [Measured(seconds=9.0, cost=1.0, refit_seconds=3.75)] * 2  # 3 s fits, refit on 1.25 x the rows
+    # 21 s left after the 6 + 9 s reserve; the candidate: 9 s to train and 0.3 x 27 s to evaluate -> 17.1 s
+    without_refit = plan_training(
+        budget, cost=1.0, overhead=0.0, trained=trained, later=[], refit_share=0.0, tuning_cap=0, now=24.0
+    )
+    assert without_refit.train
+    # a refit of 1.25 x one fit: 3.75 s each for the two trained models (+ 0.3 s each and the baseline's) and
+    # 3.75 s for the candidate's own: 12.75 + 8.1 s would fit in 21 s, but not in 21 s less the 8.4 s kept for
+    # the refits already owed
+    refit_share = 1.25 / 3
+    assert pending_refits(trained, refit_share) == pytest.approx(2 * 3.75 + 3 * 0.3)
+    assert pending_refits(trained, 0.0) == 0.0
+    with_refit = plan_training(
+        budget, cost=1.0, overhead=0.0, trained=trained, later=[], refit_share=refit_share, tuning_cap=0, now=24.0
+    )
+    assert not with_refit.train and "the trained models' refits" in with_refit.reason
 
 
 def test_a_model_whose_training_fits_but_not_its_evaluation_is_skipped() -> None:

@@ -122,17 +122,18 @@ class Train(Stage):
             return TrainDecision(True)
         rows = max((int(facts.get("rows", 0)) for facts in earlier.values()), default=0)
         folds = planned_folds(cfg.tuning.cv_folds, rows)
+        ratio = 1.0 / (1.0 - cfg.split.test_size)
         trained = [  # as if it had cross-validated in every planned fold: the models to come will
             Measured(
                 (facts["train_seconds"] - facts.get("tuning_seconds", 0.0))
                 * (folds + 1)
                 / (facts.get("cv_folds", folds) + 1),
                 spec(other).cost,
+                refit_seconds=ratio * float(facts.get("fit_seconds", 0.0)) if cfg.publish.refit else 0.0,
             )
             for other, facts in earlier.items()
             if other != BASELINE and "skipped" not in facts
         ]
-        ratio = 1.0 / (1.0 - cfg.split.test_size)
         scoring = [float(f["scoring_seconds"]) for f in earlier.values() if "scoring_seconds" in f]
         # a resumed run's earlier models finished in an earlier process: their gap is not this pipeline's overhead
         finished = [f["finished_at"] for f in earlier.values() if f.get("finished_at", 0) >= plan.budget.started]
