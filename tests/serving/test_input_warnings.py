@@ -99,3 +99,35 @@ def test_the_compiled_and_the_pickled_paths_report_the_same_warnings():
     assert on_fast == on_slow
     found = {(w.row, w.column, w.kind) for w in on_fast.items}
     assert {(3, "age", "out_of_range"), (6, "workclass", "unseen_category"), (8, "hours-per-week", "missing")} <= found
+
+
+def test_a_few_rows_checked_value_by_value_warn_exactly_as_the_array_path_does():
+    schema = Schema(
+        "y",
+        "regression",
+        (
+            ColumnSpec("a", "numeric", nullable=False, min=0.0, max=1.0),
+            ColumnSpec("b", "categorical", categories=("x", "y"), n_unique=2),
+            ColumnSpec("d", "datetime", nullable=False, min="2024-01-01", max="2024-12-31"),
+        ),
+    )
+    dates = np.array(["2023-06-01", "NaT", "2024-05-01", "2025-02-01"], dtype="datetime64[ns]")
+    few = {
+        "a": np.array([2.0, np.nan, 0.5, -1.0]),
+        "b": np.array(["z", "x", None, 3], dtype=object),
+        "d": dates,
+    }
+    padding = 40  # beyond the few-rows path: the same values checked as arrays, after clean rows
+    clean = {"a": 0.5, "b": "x", "d": np.datetime64("2024-05-01", "ns")}
+    many = {
+        name: np.concatenate((np.array([clean[name]] * padding, dtype=values.dtype), values))
+        for name, values in few.items()
+    }
+
+    def listed(found, offset=0):
+        return [(w.row - offset, w.column, w.kind, w.message) for w in found.items], found.total
+
+    assert listed(input_warnings(schema, few)) == listed(input_warnings(schema, many), padding)
+    assert listed(input_warnings(schema, few))[1] == 8  # a: 3, b: 2 (None is allowed), d: 3
+    for limit in (1, 3):
+        assert input_warnings(schema, few, limit=limit).total == 8

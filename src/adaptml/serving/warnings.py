@@ -22,6 +22,7 @@ __all__ = ["MAX_WARNINGS", "InputWarning", "InputWarnings", "input_warnings"]
 
 MAX_WARNINGS = 100  # listed per request; the rest are only counted
 SMALL_ROWS = 32  # up to this many rows, categories are looked up in a set (building pandas Indexes costs more)
+FEW_ROWS = 4  # up to this many rows, each value is checked on its own (``_few_warnings``)
 _KNOWN: dict[int, tuple[ColumnSpec, frozenset[str], tuple[object, object]]] = {}  # by id(spec); the spec kept alive
 _NONE = np.zeros(0, dtype="int64")
 _KNOWN_LIMIT = 4096  # specs remembered (a few versions' columns); then the memory starts afresh
@@ -127,8 +128,40 @@ def _rows(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask) if mask.any() else _NONE
 
 
+def _few_warnings(spec: ColumnSpec, values: np.ndarray) -> list[tuple[int, str, str]] | None:
+    """A few rows' warnings, value by value in Python: a one-record request pays a dozen numpy calls per column on
+    the array path, more than its compiled prediction's share. None where only the array path decides (a value
+    pandas does not call missing or not as a scalar, an unhashable category, a comparison that raises)."""
+    known, (low, high) = _known(spec)
+    categorical = spec.kind == "categorical" and spec.categories and spec.n_unique <= len(spec.categories)
+    ranged = spec.kind in ("numeric", "datetime")
+    found: list[tuple[int, str, str]] = []
+    try:
+        for row, value in enumerate(values):
+            absent = pd.isna(value)
+            if not isinstance(absent, bool | np.bool_):
+                return None
+            if absent:
+                if not spec.nullable:
+                    found.append((row, MISSING, "missing, though training had no missing values here"))
+            elif categorical and value not in known:
+                found.append((row, UNSEEN, f"{_shown(value)!r} is a category training never saw"))
+            elif ranged and low is not None and value < low:
+                found.append((row, OUT_OF_RANGE, f"{_shown(value)} is below the training minimum {_shown(low)}"))
+            elif ranged and high is not None and value > high:
+                found.append((row, OUT_OF_RANGE, f"{_shown(value)} is above the training maximum {_shown(high)}"))
+    except (TypeError, ValueError):
+        return None
+    return found
+
+
 def _column_warnings(spec: ColumnSpec, values: np.ndarray, limit: int) -> tuple[list[InputWarning], int]:
     """This column's warnings (up to ``limit``) and their count."""
+    few = _few_warnings(spec, values) if len(values) <= min(FEW_ROWS, limit) and values.dtype.kind in "fmMO" else None
+    if few is not None:
+        return [InputWarning(r + 1, spec.name, kind, f"column '{spec.name}': {text}") for r, kind, text in few], len(
+            few
+        )
     found: list[tuple[int, str, str]] = []
     count = 0
     absent = _missing(values)
