@@ -7,17 +7,13 @@ and tail are joined into the whole pipeline that gets pickled. What each model i
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -27,7 +23,8 @@ from adaptml.training.budget import FINAL_FIT_SHARE, affordable_folds, planned_f
 from adaptml.training.contention import is_busy
 from adaptml.training.evaluation import model_output, score
 from adaptml.training.features import ColumnSelector, FeaturePlan, derive_step, make_encoder
-from adaptml.training.portfolio import DEFAULT_CONFIG, candidates, run_portfolio
+from adaptml.training.portfolio import DEFAULT_CONFIG, candidates
+from adaptml.training.search import Holdout, cv_splits, try_portfolio, tune
 from adaptml.training.steps import COERCE, DATES, ENCODE, MODEL, SELECT, split_before
 from adaptml.training.task import TaskInfo
 from adaptml.training.zoo import BASELINE, spec
@@ -37,9 +34,6 @@ __all__ = ["PARALLEL_MIN_ROWS", "FitResult", "build_pipeline", "cv_splits", "fit
 # below this many rows a fit is milliseconds of work per tree: OpenMP threads cost more in synchronisation than they
 # save, and on a loaded machine far more (a 116-row HistGradientBoosting took 11 s with 2 threads, under load ~30)
 PARALLEL_MIN_ROWS = 10_000
-CV_TUNING_MAX_ROWS = 2_000  # below this many training rows, configurations are compared by 3-fold CV
-
-
 REFIT_ROOM = 1.25  # a refit fits (train + test) / train rows: 1.25 with the default 20 % test split
 # the baseline ignores its features: the steps before its model are fitted on this many rows only (they must be
 # fitted for the published pipeline to predict); the whole feature pipeline, fitted six times, took 11 s of a 60 s
@@ -102,14 +96,6 @@ def build_pipeline(
     )
 
 
-def cv_splits(y: pd.Series, info: TaskInfo, *, folds: int, seed: int, shuffle: bool = True) -> list[Any]:
-    """k folds of the training split: stratified for classification when every class can fill each fold."""
-    folds = max(2, min(folds, len(y) // 2))
-    if info.task == "classification" and int(y.value_counts().min()) >= folds:
-        return list(StratifiedKFold(folds, shuffle=shuffle, random_state=seed if shuffle else None).split(y, y))
-    return list(KFold(folds, shuffle=shuffle, random_state=seed if shuffle else None).split(y))
-
-
 def fit_model(
     name: str,
     train: pd.DataFrame,
@@ -159,12 +145,12 @@ def fit_model(
         head_seconds = time.perf_counter() - started  # a refit pays it again: seconds on a large table
         started = time.perf_counter()
         with fit_deadline(final_stop):  # tuning and the final fit leave room for the folds and the refit
-            holdout = _Holdout(tail_for, base, y, info, seed=seed, shuffle=shuffle)
+            holdout = Holdout(tail_for, base, y, info, seed=seed, shuffle=shuffle)
             if strategy == "portfolio" and candidates(name):
-                params, tuning = _try_portfolio(name, holdout, info, budget_seconds=budget_seconds)
+                params, tuning = try_portfolio(name, holdout, info, budget_seconds=budget_seconds)
             else:  # an unbounded share is the portfolio's: a model without one keeps its defaults then
                 seconds = budget_seconds if np.isfinite(budget_seconds) else 0.0
-                params, tuning = _tune(holdout, model.search_space(info.task), seed=seed, budget_seconds=seconds)
+                params, tuning = tune(holdout, model.search_space(info.task), seed=seed, budget_seconds=seconds)
             tuning_seconds = time.perf_counter() - started
             tail = tail_for(params)
             started = time.perf_counter()
@@ -239,82 +225,3 @@ def _cross_validate(
         oof[held_rows] = output
         scores.append(score(info.metric, info, y.iloc[held_rows], output))
     return scores, oof, models
-
-
-class _Holdout:
-    """Scores one set of parameters on the training split: 3-fold CV on small tables, where one 20 % holdout is
-    too noisy to tell configurations apart, else a 20 % holdout (stratified when it can be)."""
-
-    def __init__(
-        self,
-        tail_for: Callable[[dict[str, Any]], Pipeline],
-        base: pd.DataFrame,
-        y: pd.Series,
-        info: TaskInfo,
-        *,
-        seed: int,
-        shuffle: bool = True,
-    ) -> None:
-        self.tail_for, self.base, self.y, self.info, self.seed, self.shuffle = tail_for, base, y, info, seed, shuffle
-
-    @cached_property
-    def parts(self) -> list[Any]:
-        """Split on first use: a model that is not tuned never splits."""
-        y = self.y
-        if len(y) < CV_TUNING_MAX_ROWS:
-            return cv_splits(y, self.info, folds=3, seed=self.seed, shuffle=self.shuffle)
-        stratify = y if self.info.task == "classification" and int(y.value_counts().min()) >= 2 else None
-        rows = np.arange(len(y))
-        return [train_test_split(rows, test_size=0.2, random_state=self.seed, stratify=stratify)]
-
-    def fold_scores(self, params: dict[str, Any]) -> list[float]:
-        values = []
-        for fit_rows, held_rows in self.parts:
-            tail = self.tail_for(params).fit(self.base.iloc[fit_rows], self.y.iloc[fit_rows])
-            held = model_output(tail, self.base.iloc[held_rows], self.info)
-            values.append(score(self.info.metric, self.info, self.y.iloc[held_rows], held))
-        return values
-
-    def score(self, params: dict[str, Any]) -> float:
-        return float(np.mean(self.fold_scores(params)))
-
-
-def _try_portfolio(
-    name: str, holdout: _Holdout, info: TaskInfo, *, budget_seconds: float
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The model's portfolio in priority order on the holdout, while the budget lasts; without one, the defaults."""
-    if budget_seconds <= 0:
-        return {}, {"config": DEFAULT_CONFIG, "trials": 0}
-    winner, trials = run_portfolio(
-        holdout.fold_scores,
-        candidates(name),
-        task=info.task,
-        higher_is_better=info.higher_is_better,
-        budget_seconds=budget_seconds,
-    )
-    tried = {t.name: round(float(t.score), 6) for t in trials}
-    best = next(t for t in trials if t.name == winner.name)
-    seconds = round(budget_seconds, 2) if np.isfinite(budget_seconds) else None  # None: unbounded
-    facts = {"config": winner.name, "trials": len(trials), "scores": tried, "budget_seconds": seconds}
-    return dict(best.params), {**facts, "best_score": best.score}
-
-
-def _tune(
-    holdout: _Holdout, space: dict[str, list[Any]], *, seed: int, budget_seconds: float
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Seeded random search on a holdout of the training split, until the time budget runs out."""
-    if budget_seconds <= 0 or not space:
-        return {}, {}
-    rng = random.Random(seed)
-    deadline = time.perf_counter() + budget_seconds
-    trials: list[dict[str, Any]] = []
-    candidate: dict[str, Any] = {}  # the defaults go first, so tuning never does worse on the holdout
-    while time.perf_counter() < deadline and len(trials) < 50:
-        value = holdout.score(candidate)
-        goodness = value if holdout.info.higher_is_better else -value
-        trials.append({"params": candidate, "score": value, "goodness": -np.inf if np.isnan(goodness) else goodness})
-        candidate = {key: rng.choice(values) for key, values in space.items()}
-    best = max(trials, key=lambda t: t["goodness"])
-    config = DEFAULT_CONFIG if not best["params"] else "random"
-    facts = {"trials": len(trials), "best_score": best["score"], "budget_seconds": budget_seconds}
-    return dict(best["params"]), {**facts, "config": config}
