@@ -250,17 +250,16 @@ def stream_answer(state: ServingState, models: LoadedModels, stream: Any) -> Res
     return _csv_response(models, chunks)
 
 
-def stream_frame(
-    state: ServingState, models: LoadedModels, frame: pd.DataFrame, size: int = FRAME_BATCH_ROWS
-) -> Response:
+def stream_frame(state: ServingState, models: LoadedModels, frame: pd.DataFrame) -> Response:
     """The CSV answer to a parsed frame (a multipart upload, a CSV body read whole), scored as an upload is:
-    ``SCORERS`` batches of ``size`` rows at once, one library thread each, while the one before is written.
+    ``SCORERS`` batches of ``FRAME_BATCH_ROWS`` rows at once, one library thread each, while the one before is written.
 
     Every batch is validated before the answer starts, so a bad value anywhere is a 4xx naming its row in the
     file; the rest of the answer then cannot fail on its input (a model failing a row answers ``error: ...``).
     """
     frame = with_optional(frame.rename(columns=str), models.unused_columns)
-    starts = [0, *range(min(FIRST_ROWS, len(frame)), len(frame), size)]  # a small first batch: a quick first byte
+    # a small first batch (a quick first byte), then batches of FRAME_BATCH_ROWS
+    starts = [0, *range(min(FIRST_ROWS, len(frame)), len(frame), FRAME_BATCH_ROWS)]
     batches = deque(
         prepare_input(models.schema, frame.iloc[start:stop], row_offset=start + 1)
         for start, stop in zip(starts, [*starts[1:], len(frame)], strict=True)
