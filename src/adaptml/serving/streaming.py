@@ -13,6 +13,11 @@ status: the answer then ends with one trailer line, ``#error: row N, column 'c':
 answered, and the rows before it are complete and correct. A body that is not UTF-8 text is read whole and answered
 as before.
 
+A body read whole (a multipart upload, a CSV body under ``STREAM_BYTES``) answered as CSV with more than
+``STREAM_ROWS`` rows is scored and written by the same pipeline (``stream_frame``), in batches of
+``FRAME_BATCH_ROWS``; every batch is validated before the answer starts, so a bad value in any row is still a 4xx
+naming it, and the answer carries no trailer (as the answer to a smaller frame).
+
 Metrics: a body with the target column (never fed to the models) is scored as a body read whole is
 (``target_metrics``); a status or header cannot carry what is known only at the end, so a complete answer then
 ends with one line ``#metrics: {...}``, the JSON the JSON answer gives as ``metrics``. The metrics rank every row
