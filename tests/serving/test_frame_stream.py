@@ -9,6 +9,7 @@ however late, is still a 400 naming its row and column before the first byte (ev
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,3 +82,14 @@ def test_a_bad_value_in_the_last_batch_is_a_400_before_the_first_byte(client, pu
     response = _upload(client, frame_to_csv(frame))
     assert response.status_code == 400
     assert f"row {ROWS - 2}, column 'size'" in response.get_json()["message"]
+
+
+def test_json_records_answered_as_csv_are_batched_as_a_frame_is(client, published, small_batches):
+    frame = published.features.sample(ROWS, replace=True, random_state=8).reset_index(drop=True)
+    records = {"records": json.loads(frame.to_json(orient="records"))}
+    answer = client.post("/api/v1/predict", json=records, headers={"Accept": "text/csv"})
+    assert answer.status_code == 200 and answer.is_streamed
+    table = pd.read_csv(io.BytesIO(answer.get_data()))
+    assert len(table) == ROWS
+    for name, pipeline in published.pipelines.items():
+        np.testing.assert_allclose(table[f"{name}_prediction"], pipeline.predict(frame))

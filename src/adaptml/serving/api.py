@@ -86,8 +86,8 @@ def predict() -> Response:
     else:
         given = request_frame(state.settings.serving.max_rows)
     wants_csv = _wants_csv()
-    if wants_csv and isinstance(given, pd.DataFrame) and len(given) > STREAM_ROWS:
-        return stream_frame(state, models, given)  # scored batch by batch in threads, as a streamed upload is
+    if wants_csv and len(given) > STREAM_ROWS:  # scored batch by batch in threads, as a streamed upload is
+        return stream_frame(state, models, given if isinstance(given, pd.DataFrame) else given.frame())
     explain = bool(request.query_string) and request.args.get("explain", "").lower() in ("true", "1", "yes")
     if explain and len(given) > MAX_EXPLAIN_ROWS:
         raise InputError(
