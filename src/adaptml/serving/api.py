@@ -22,9 +22,9 @@ from adaptml.serving.parsing import (
     parse_body_input,
     parse_csv,
 )
-from adaptml.serving.predict import PredictionResult, with_optional
+from adaptml.serving.predict import PredictionResult
 from adaptml.serving.state import VERSION_HEADER, serving_state
-from adaptml.serving.streaming import STREAM_ROWS, check_chunks, stream_answer, stream_csv
+from adaptml.serving.streaming import STREAM_ROWS, stream_answer, stream_frame
 from adaptml.serving.tables import mlflow_payload, result_payload, results_frame, to_safe_csv
 
 __all__ = ["blueprint", "download_name", "request_frame"]
@@ -86,15 +86,8 @@ def predict() -> Response:
     else:
         given = request_frame(state.settings.serving.max_rows)
     wants_csv = _wants_csv()
-    if wants_csv and isinstance(given, pd.DataFrame) and len(given) > STREAM_ROWS:
-        given = with_optional(given.rename(columns=str), models.unused_columns)
-        check_chunks(models.schema, given, STREAM_ROWS)  # a bad value is a 4xx before the first byte
-        response = Response(stream_csv(lambda chunk: state.predict(models, chunk), given, STREAM_ROWS), mimetype=CSV)
-        response.headers["Content-Disposition"] = (
-            f'attachment; filename="{models.project}-{models.version}-predictions.csv"'
-        )
-        response.headers[VERSION_HEADER] = models.version
-        return response
+    if wants_csv and len(given) > STREAM_ROWS:  # scored batch by batch in threads, as a streamed upload is
+        return stream_frame(state, models, given if isinstance(given, pd.DataFrame) else given.frame())
     explain = bool(request.query_string) and request.args.get("explain", "").lower() in ("true", "1", "yes")
     if explain and len(given) > MAX_EXPLAIN_ROWS:
         raise InputError(

@@ -30,10 +30,11 @@ from adaptml.serving.arrow_csv import PANDAS_NA_VALUES
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.parsing import check_unique_columns
 from adaptml.serving.predict import ModelOutput, PredictionResult
+from adaptml.serving.safe_csv import _arrow_column as arrow_column
 from adaptml.serving.tables import safe_cell, to_python
 from adaptml.serving.validation import check_width
 
-__all__ = ["BLOCK_BYTES", "BatchTable", "UploadStream", "arrow_problem", "batch_csv", "open_upload"]
+__all__ = ["BLOCK_BYTES", "BatchTable", "UploadStream", "arrow_problem", "batch_csv", "frame_table", "open_upload"]
 
 BLOCK_BYTES = 1 << 20  # pyarrow's block: about 10,000 rows of a 13-column file per batch
 HEADER_BYTES = 1 << 20  # the header line must end within the first MiB
@@ -265,6 +266,15 @@ def _columns(table: BatchTable) -> dict[str, Any]:
             column = pa.nulls(len(column), pa.float64())
         columns.setdefault(str(name), column)
     return columns
+
+
+def frame_table(inputs: pd.DataFrame) -> Any:
+    """A parsed frame's input columns as the pyarrow batch ``batch_csv`` writes back, each column converted as
+    ``safe_csv.to_safe_csv`` converts it (numbers as numbers, text as text, anything else as its ``str``)."""
+    import pyarrow as pa
+
+    names = [str(name) for name in inputs.columns]
+    return pa.RecordBatch.from_arrays([arrow_column(inputs[name]) for name in inputs.columns], names=names)
 
 
 def batch_csv(table: BatchTable, *, header: bool) -> bytes:

@@ -111,6 +111,11 @@ class PreparedInput:
     def inputs(self) -> pd.DataFrame:
         return self.given if isinstance(self.given, pd.DataFrame) else self.given()
 
+    @property
+    def num_rows(self) -> int:
+        """``rows``, named as a pyarrow batch names it (the streamed answers count either)."""
+        return self.rows
+
     @cached_property
     def typed(self) -> pd.DataFrame:
         if self.typed_frame is not None:

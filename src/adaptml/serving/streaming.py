@@ -13,6 +13,11 @@ status: the answer then ends with one trailer line, ``#error: row N, column 'c':
 answered, and the rows before it are complete and correct. A body that is not UTF-8 text is read whole and answered
 as before.
 
+A body read whole (a multipart upload, a CSV body under ``STREAM_BYTES``) answered as CSV with more than
+``STREAM_ROWS`` rows is scored and written by the same pipeline (``stream_frame``), in batches of
+``FRAME_BATCH_ROWS``; every batch is validated before the answer starts, so a bad value in any row is still a 4xx
+naming it, and the answer carries no trailer (as the answer to a smaller frame).
+
 Metrics: a body with the target column (never fed to the models) is scored as a body read whole is
 (``target_metrics``); a status or header cannot carry what is known only at the end, so a complete answer then
 ends with one line ``#metrics: {...}``, the JSON the JSON answer gives as ``metrics``. The metrics rank every row
@@ -34,9 +39,8 @@ from flask import Response
 from werkzeug.exceptions import HTTPException
 
 from adaptml.errors import AdaptmlError, EngineUnavailable, InputError
-from adaptml.schema import Schema
 from adaptml.serving.compiled.estimators import one_thread_per_call
-from adaptml.serving.csv_batches import BatchTable, UploadStream, arrow_problem, batch_csv, open_upload
+from adaptml.serving.csv_batches import BatchTable, UploadStream, arrow_problem, batch_csv, frame_table, open_upload
 from adaptml.serving.limits import check_csv_shape
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.parsing import CSV
@@ -45,48 +49,24 @@ from adaptml.serving.predict import (
     ENGINE_DIRECT,
     BatchEngine,
     PredictionResult,
+    PreparedInput,
     predict_direct,
     prepare_input,
+    with_optional,
 )
 from adaptml.serving.state import VERSION_HEADER, ServingState
-from adaptml.serving.tables import results_frame, to_safe_csv
 from adaptml.serving.target_metrics import TargetMetrics, TargetScorer
 from adaptml.serving.validation import width_limit
 from adaptml.serving.warnings import input_warnings
 
-__all__ = [
-    "STREAM_ROWS",
-    "check_chunks",
-    "chunk_bounds",
-    "stream_answer",
-    "stream_csv",
-    "stream_upload",
-]
+__all__ = ["STREAM_ROWS", "stream_answer", "stream_frame", "stream_upload"]
 
-STREAM_ROWS = 50_000  # rows per chunk when a parsed frame is answered chunk by chunk
+STREAM_ROWS = 20_000  # a parsed frame of more rows, answered as CSV, is scored and written batch by batch
+FRAME_BATCH_ROWS = 10_000  # rows per batch of a parsed frame: a few batches per core, each a short native call
 ERROR_PREFIX = b"#error: "
 METRICS_PREFIX = b"#metrics: "
 SCORERS = 2  # batches scored at once (threads); more would only hold more batches in memory on two cores
 FIRST_ROWS = 2_000  # rows scored before the answer starts: a bad early value is still a 4xx, the first byte quick
-
-
-def chunk_bounds(rows: int, size: int = STREAM_ROWS) -> list[tuple[int, int]]:
-    return [(start, min(start + size, rows)) for start in range(0, rows, size)]
-
-
-def check_chunks(schema: Schema, frame: pd.DataFrame, size: int = STREAM_ROWS) -> None:
-    """Validate every chunk as a request of its own would be (an InputError names the row in the whole file)."""
-    for start, stop in chunk_bounds(len(frame), size):
-        prepare_input(schema, frame.iloc[start:stop], row_offset=start + 1)
-
-
-def stream_csv(
-    predict: Callable[[pd.DataFrame], PredictionResult], frame: pd.DataFrame, size: int = STREAM_ROWS
-) -> Iterator[bytes]:
-    """The results table of an already parsed ``frame`` as CSV, predicted and written one chunk at a time."""
-    for index, (start, stop) in enumerate(chunk_bounds(len(frame), size)):
-        result = predict(frame.iloc[start:stop].reset_index(drop=True))
-        yield to_safe_csv(results_frame(result), arrow=True, header=index == 0)
 
 
 @dataclass(frozen=True)
@@ -110,6 +90,19 @@ def score_batch(
 ) -> _Scored:
     """Validate one batch (rows numbered from ``first_row``) and score it with every model of ``models``."""
     prepared = prepare_input(models.schema, _frame(batch), row_offset=first_row)
+    return score_prepared(models, prepared, lambda: batch, first_row, dask, target)
+
+
+def score_prepared(
+    models: LoadedModels,
+    prepared: PreparedInput,
+    table: Callable[[], Any],
+    first_row: int,
+    dask: BatchEngine | None,
+    target: Any = None,
+) -> _Scored:
+    """Score a validated batch with every model of ``models``; ``table()`` gives its inputs to write back (pyarrow,
+    called after scoring)."""
     names = [info.name for info in models.infos]
     outputs, engine, warnings = None, ENGINE_DIRECT, tuple[str, ...]()
     if dask is not None:
@@ -131,7 +124,7 @@ def score_batch(
         extra_columns=prepared.extras,
         input_warnings=input_warnings(models.schema, prepared.columns),
     )
-    return _Scored(first_row, batch, result, target)
+    return _Scored(first_row, table(), result, target)
 
 
 def stream_upload(
@@ -259,6 +252,38 @@ def stream_answer(state: ServingState, models: LoadedModels, stream: Any) -> Res
     chunks = stream_upload(
         upload, models, dask=state.dask, max_rows=state.settings.serving.max_rows, observe=state.metrics.observe
     )
+    return _csv_response(models, chunks)
+
+
+def stream_frame(state: ServingState, models: LoadedModels, frame: pd.DataFrame) -> Response:
+    """The CSV answer to a parsed frame (a multipart upload, a CSV body read whole), scored as an upload is:
+    ``SCORERS`` batches of ``FRAME_BATCH_ROWS`` rows at once, one library thread each, while the one before is written.
+
+    Every batch is validated before the answer starts, so a bad value anywhere is a 4xx naming its row in the
+    file; the rest of the answer then cannot fail on its input (a model failing a row answers ``error: ...``).
+    """
+    frame = with_optional(frame.rename(columns=str), models.unused_columns)
+    # a small first batch (a quick first byte), then batches of FRAME_BATCH_ROWS
+    starts = [0, *range(min(FIRST_ROWS, len(frame)), len(frame), FRAME_BATCH_ROWS)]
+    batches = deque(
+        prepare_input(models.schema, frame.iloc[start:stop], row_offset=start + 1)
+        for start, stop in zip(starts, [*starts[1:], len(frame)], strict=True)
+    )
+
+    def score(prepared: PreparedInput, row: int) -> _Scored:
+        dask = state.dask if prepared.rows > state.settings.serving.dask_threshold else None
+        with one_thread_per_call():
+            return score_prepared(models, prepared, lambda: frame_table(prepared.inputs), row, dask)
+
+    def next_batch() -> PreparedInput | None:
+        return batches.popleft() if batches else None
+
+    first = score(batches.popleft(), 1)
+    chunks = _pipeline(first, next_batch, score, lambda done: state.metrics.observe(done.result), lambda: b"")
+    return _csv_response(models, chunks)
+
+
+def _csv_response(models: LoadedModels, chunks: Iterator[bytes]) -> Response:
     response = Response(chunks, mimetype=CSV)
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{models.project}-{models.version}-predictions.csv"'

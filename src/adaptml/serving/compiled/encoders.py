@@ -64,8 +64,9 @@ class Codebook:
                 len(values),
             )
         codes = self.index.get_indexer(pd.Index(values, dtype=object))
-        codes[codes < 0] = unknown
-        codes[pd.isna(values)] = missing
+        absent = np.flatnonzero(codes < 0)  # unknown or missing (no label is missing): tell them apart there only
+        if len(absent):
+            codes[absent] = np.where(pd.isna(np.asarray(values)[absent]), missing, unknown)
         return codes
 
 
