@@ -30,7 +30,7 @@ from adaptml.serving.arrow_csv import PANDAS_NA_VALUES
 from adaptml.serving.loaded import LoadedModels
 from adaptml.serving.parsing import check_unique_columns
 from adaptml.serving.predict import ModelOutput, PredictionResult
-from adaptml.serving.safe_csv import _arrow_column as arrow_column
+from adaptml.serving.safe_csv import arrow_column
 from adaptml.serving.tables import safe_cell, to_python
 from adaptml.serving.validation import check_width
 

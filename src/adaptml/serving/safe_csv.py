@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ARROW_CSV_ROWS", "FORMULA_AT_LINE_START", "FORMULA_PREFIXES", "safe_cell", "to_safe_csv"]
+__all__ = ["ARROW_CSV_ROWS", "FORMULA_AT_LINE_START", "FORMULA_PREFIXES", "arrow_column", "safe_cell", "to_safe_csv"]
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # every line break str.splitlines knows (CSV readers split rows on several of them), then the start of each line
@@ -52,7 +52,7 @@ def to_safe_csv(frame: pd.DataFrame, *, arrow: bool | None = None, header: bool 
     return safe.to_csv(index=False, header=header).encode("utf-8")
 
 
-def _arrow_column(column: pd.Series) -> Any:
+def arrow_column(column: pd.Series) -> Any:
     """Numbers as they are; anything else as the text pandas would write (missing left empty)."""
     import pyarrow as pa
 
@@ -74,7 +74,7 @@ def _arrow_csv(frame: pd.DataFrame, *, header: bool = True) -> bytes:
     import pyarrow as pa
     import pyarrow.csv as arrow_csv
 
-    table = pa.Table.from_arrays([_arrow_column(frame[name]) for name in frame.columns], names=list(frame.columns))
+    table = pa.Table.from_arrays([arrow_column(frame[name]) for name in frame.columns], names=list(frame.columns))
     sink = pa.BufferOutputStream()
     arrow_csv.write_csv(table, sink, arrow_csv.WriteOptions(quoting_style="needed", include_header=header))
     return bytes(sink.getvalue())
