@@ -87,17 +87,24 @@ def table(results: dict[str, Any]) -> str:
 
 
 def tally(results: dict[str, Any], tool: str) -> dict[str, int]:
-    """adaptml's wins, ties and losses against ``tool`` (paired bootstrap), and how often it is ahead on the point
-    score alone, over the datasets where both were scored."""
-    counts = {"win": 0, "tie": 0, "loss": 0, "ahead": 0, "judged": 0}
+    """adaptml's wins, ties and losses against ``tool`` (paired bootstrap, where both tools' test-row outputs are
+    saved), and how often it is ahead on the recorded point scores alone, over the datasets where both scored."""
+    counts = {"win": 0, "tie": 0, "loss": 0, "ahead": 0, "judged": 0, "scored": 0}
     for record in results.values():
         found = record.get("noise", {}).get(tool)
         if found:
             counts[found["verdict"]] += 1
             counts["judged"] += 1
-            ahead = found["difference"] > 0 if record["higher_is_better"] else found["difference"] < 0
-            counts["ahead"] += int(ahead)
+        ours, theirs = (_score(record, part) for part in (record.get("adaptml"), tool_records(record).get(tool)))
+        if ours is not None and theirs is not None:
+            counts["scored"] += 1
+            counts["ahead"] += int(ours > theirs if record["higher_is_better"] else ours < theirs)
     return counts
+
+
+def _score(record: dict[str, Any], part: dict[str, Any] | None) -> float | None:
+    value = (part or {}).get(record["metric"]) if (part or {}).get("status") == "ok" else None
+    return None if value is None else float(value)
 
 
 def overruns(results: dict[str, Any], tool: str) -> str:
@@ -115,7 +122,7 @@ def summary(results: dict[str, Any]) -> list[str]:
     lines.append("|---|---|---|---|---|---|---|")
     for tool in opponents_of(results):
         c = tally(results, tool)
-        figures = f"{c['win']} | {c['tie']} | {c['loss']} | {c['judged']} | {c['ahead']}"
+        figures = f"{c['win']} | {c['tie']} | {c['loss']} | {c['judged']} | {c['ahead']} of {c['scored']}"
         lines.append(f"| {label(tool)} | {figures} | {overruns(results, tool)} |")
     lines.append(f"| (adaptml itself) | | | | | | {overruns(results, 'adaptml')} |")
     return lines

@@ -115,8 +115,12 @@ def test_table_and_counts_per_opponent(tmp_path: Path) -> None:
         "two": _record(0.79, {"hgb": "loss", "flaml": "win"}),
         "three": _record(0.80, {"hgb": "tie", "flaml": "tie"}),
     }
-    assert tally(results, "hgb") == {"win": 1, "tie": 1, "loss": 1, "ahead": 2, "judged": 3}
-    assert tally(results, "flaml") == {"win": 1, "tie": 2, "loss": 0, "ahead": 3, "judged": 3}
+    # "ahead" reads the recorded scores (0.82, 0.79, 0.80 against 0.80), not the verdicts' differences
+    assert tally(results, "hgb") == {"win": 1, "tie": 1, "loss": 1, "ahead": 1, "judged": 3, "scored": 3}
+    assert tally(results, "flaml") == {"win": 1, "tie": 2, "loss": 0, "ahead": 1, "judged": 3, "scored": 3}
+    assert tally(results, "autogluon") == {"win": 0, "tie": 0, "loss": 0, "ahead": 0, "judged": 0, "scored": 0}
+    unjudged = {name: {**record, "noise": {}} for name, record in results.items()}  # outputs not saved
+    assert tally(unjudged, "flaml") == {"win": 0, "tie": 0, "loss": 0, "ahead": 1, "judged": 0, "scored": 3}
     results["one"]["peers"]["flaml"]["load_average"] = [31.6, 20.0, 10.0]
     header, _, row_one, row_two, _ = table(results).splitlines()
     assert row_one.endswith("| 32 |  |") and row_two.endswith("| - |  |")
@@ -124,7 +128,7 @@ def test_table_and_counts_per_opponent(tmp_path: Path) -> None:
     path = tmp_path / "quality.md"
     write_markdown(results, path)
     text = path.read_text()
-    assert "| FLAML | 1 | 2 | 0 | 3 | 3 | max +4 s over 3 datasets |" in text
+    assert "| FLAML | 1 | 2 | 0 | 3 | 1 of 3 | max +4 s over 3 datasets |" in text
     assert "**one** AutoGluon (crash): `ImportError: x`" in text
     assert "another budget" not in text
     results["two"]["adaptml"]["budget_seconds"] = 60.0
