@@ -2,7 +2,7 @@
 
 gunicorn runs several worker processes and a notification reaches only one of them, so the worker that receives it
 rewrites a small file in a per-host runtime directory (``SiblingSignal``). Every process's ``ReloadWorker`` stats that
-file every ~0.2 s (cheap) and refreshes when it changes; as a fallback it also polls LATEST's ETag every
+file every ~0.05 s (one stat: cheap) and refreshes when it changes; as a fallback it also polls LATEST's ETag every
 ``poll_seconds`` (0 disables), so a lost notification only delays the switch. S3 outages are logged and backed off;
 the loaded version keeps serving. Each worker writes its state to ``workers/<pid>-<n>.json`` so siblings, operators
 and tests can see every process's version.
@@ -141,7 +141,7 @@ class StoreHooks:
 class ReloadWorker:
     """One per process: refreshes the store when poked, when a sibling announces, or when LATEST's ETag changes."""
 
-    def __init__(self, hooks: StoreHooks, runtime_dir: Path, *, poll_seconds: float, interval: float = 0.2) -> None:
+    def __init__(self, hooks: StoreHooks, runtime_dir: Path, *, poll_seconds: float, interval: float = 0.05) -> None:
         self.hooks = hooks
         self.runtime_dir = runtime_dir
         self.signal = SiblingSignal(runtime_dir)
