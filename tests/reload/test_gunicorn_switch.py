@@ -212,6 +212,7 @@ def test_switch_through_polling_alone(registry, tmp_path):
     poll_seconds = 2.0
     with _gunicorn(registry, tmp_path, poll_seconds=poll_seconds) as served:
         started, published, counts, statuses = _publish_v2_under_load(served, registry)
-        assert {s["reason"] for s in statuses.values()} == {"poll"}
+        reasons = {r for s in statuses.values() for r in str(s["reason"]).split(",")}
+        assert "poll" in reasons and reasons <= {"poll", "notified"}  # the first to poll tells its siblings
         assert counts.get("v2", 0) > 0
         _report(f"poll every {poll_seconds:g} s", started, published, statuses, counts)

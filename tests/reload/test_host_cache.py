@@ -80,3 +80,25 @@ def test_other_objects_are_read_directly(published, s3_client, tmp_path):
     worker.latest()
     assert [uri.rsplit("/", 1)[1] for uri in reads.reads] == ["LATEST"]
     assert not any(tmp_path.iterdir())
+
+
+def test_files_unchanged_since_a_kept_version_are_not_downloaded_again(published, s3_client, tmp_path):
+    worker, reads = _worker(published, s3_client, tmp_path)
+    worker.load("v1")
+    changed = {**FILES, "models/m4.pkl": b"a retrained model"}
+    published.publish("v2", changed, {"task": "regression"})
+    reads.reads.clear()
+    assert worker.load("v2").files == changed
+    downloaded = sorted(uri.split("/versions/v2/", 1)[1] for uri in reads.reads)
+    assert downloaded == ["manifest.json", "models/m4.pkl"]
+    assert (tmp_path / "v2" / "models" / "m0.pkl").read_bytes() == FILES["models/m0.pkl"]
+
+
+def test_a_kept_copy_that_does_not_match_the_manifest_is_not_taken(published, s3_client, tmp_path):
+    worker, reads = _worker(published, s3_client, tmp_path)
+    worker.load("v1")
+    (tmp_path / "v1" / "models" / "m1.pkl").write_bytes(b"garbage")  # damaged on disk after v1 was loaded
+    published.publish("v2", FILES, {"task": "regression"})
+    reads.reads.clear()
+    assert worker.load("v2").files == FILES
+    assert any(uri.endswith("versions/v2/models/m1.pkl") for uri in reads.reads)

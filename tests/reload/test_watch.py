@@ -63,6 +63,20 @@ def test_polling_the_etag_converges_without_a_notification(registry, tmp_path):
     assert worker.tick(start + 15) == []  # same ETag: nothing to do
 
 
+def test_a_poll_that_finds_a_new_latest_tells_the_siblings(registry, tmp_path):
+    versions.publish(registry, "v1", 1)
+    stores = [_store(registry), _store(registry)]
+    polling, sibling = _worker(stores[0], tmp_path, poll_seconds=5), _worker(stores[1], tmp_path)
+    start = time.monotonic()
+    assert polling.tick(start + 5) == []  # first look: already serving what LATEST names
+    assert sibling.tick() == []
+    versions.publish(registry, "v2", 2)
+    assert polling.tick(start + 10) == ["poll"]
+    assert sibling.tick() == ["notified"]  # no poll of its own: told through the runtime directory
+    assert [s.status()["version"] for s in stores] == ["v2", "v2"]
+    assert polling.tick(start + 11) == []  # its own announcement does not trigger it again
+
+
 def test_a_tampered_version_is_refused_once_and_the_old_one_keeps_serving(registry, tmp_path):
     versions.publish(registry, "v1", 1)
     store = _store(registry)

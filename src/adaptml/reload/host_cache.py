@@ -4,7 +4,9 @@ Every gunicorn worker loads each new version itself; without this each would dow
 file. ``HostCachedStorage`` wraps the registry's storage: the first file a process reads of a version starts
 downloading all of that version's files (as its manifest lists them) in parallel into a directory the host's
 workers share, one process per file (an exclusive file lock), the others reading the finished file. Published
-versions are immutable, so a file's address names its content for good.
+versions are immutable, so a file's address names its content for good. A file whose content (the manifest's sha256
+and size) is that of the same file in a version kept on disk is copied from there instead of downloaded: a model
+that did not change between versions costs no transfer.
 
 Trust is unchanged: the registry still verifies the manifest's signature and every file's sha256 and size, on the
 bytes this returns, before anything is unpickled. The cache only saves transfers; a cached file that does not match
@@ -115,11 +117,27 @@ class HostCachedStorage(Storage):
                 if data is not None and not _matches(data, entry):
                     data = None  # a damaged or foreign copy: replaced
                 if data is None:
-                    data = self._inner.get_bytes(S3Uri(self._bucket, f"{self._versions}{version}/{path}"))
+                    data = self._kept_copy(version, path, entry) or self._inner.get_bytes(
+                        S3Uri(self._bucket, f"{self._versions}{version}/{path}")
+                    )
                     _write_atomic(target, data)
                 return data
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _kept_copy(self, version: str, path: str, entry: Any) -> bytes | None:
+        """The same file of a version kept on disk, when its content is the one the manifest lists (a model that
+        did not change between versions is not downloaded again); None when the manifest names no sha256."""
+        if not isinstance(entry, dict) or not entry.get("sha256"):
+            return None
+        with contextlib.suppress(OSError):
+            for folder in self._folder.iterdir():
+                copy = folder.joinpath(*path.split("/"))
+                if folder.name != version and folder.is_dir() and copy.is_file():
+                    data = copy.read_bytes()  # written by an atomic rename: whole or absent
+                    if _matches(data, entry):
+                        return data
+        return None
 
     def _prune(self, keep: str) -> None:
         """Remove the version folders not used lately, keeping ``KEPT_VERSIONS`` (``keep`` among them)."""

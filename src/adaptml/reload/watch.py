@@ -2,8 +2,9 @@
 
 gunicorn runs several worker processes and a notification reaches only one of them, so the worker that receives it
 rewrites a small file in a per-host runtime directory (``SiblingSignal``). Every process's ``ReloadWorker`` stats that
-file every ~0.2 s (cheap) and refreshes when it changes; as a fallback it also polls LATEST's ETag every
-``poll_seconds`` (0 disables), so a lost notification only delays the switch. S3 outages are logged and backed off;
+file every ~0.05 s (one stat: cheap) and refreshes when it changes; as a fallback it also polls LATEST's ETag every
+``poll_seconds`` (0 disables), so a lost notification only delays the switch; a process whose poll finds a new
+LATEST announces it to its siblings too. S3 outages are logged and backed off;
 the loaded version keeps serving. Each worker writes its state to ``workers/<pid>-<n>.json`` so siblings, operators
 and tests can see every process's version.
 """
@@ -141,7 +142,7 @@ class StoreHooks:
 class ReloadWorker:
     """One per process: refreshes the store when poked, when a sibling announces, or when LATEST's ETag changes."""
 
-    def __init__(self, hooks: StoreHooks, runtime_dir: Path, *, poll_seconds: float, interval: float = 0.2) -> None:
+    def __init__(self, hooks: StoreHooks, runtime_dir: Path, *, poll_seconds: float, interval: float = 0.05) -> None:
         self.hooks = hooks
         self.runtime_dir = runtime_dir
         self.signal = SiblingSignal(runtime_dir)
@@ -217,8 +218,9 @@ class ReloadWorker:
         """One pass: collect reasons to refresh and refresh once if there are any. Returns the reasons."""
         now = time.monotonic() if now is None else now
         reasons = [r for r in (self._take_pending(), self._check_signal(), self._check_retry(now)) if r]
-        if self.poll_seconds > 0 and now >= self._next_poll:
-            reasons.extend(self._poll(now))
+        if self.poll_seconds > 0 and now >= self._next_poll and self._poll(now):
+            reasons.append("poll")
+            self._tell_siblings()  # they load alongside instead of each waiting for its own poll
         if reasons:
             self._refresh(reasons, now)
         return reasons
@@ -240,7 +242,7 @@ class ReloadWorker:
         self._retry_at = None
         return "retry"
 
-    def _poll(self, now: float) -> list[str]:
+    def _poll(self, now: float) -> bool:
         try:
             etag = self.hooks.latest_etag()
             first_look_current = (
@@ -255,14 +257,20 @@ class ReloadWorker:
             self._next_poll = now + self._backoff()
             log.warning("reload poll failed (%s); next try in %.1f s", error, self._next_poll - now)
             self._status.update(poll_error=str(error))
-            return []
+            return False
         self._failures = 0
         self._next_poll = now + self.poll_seconds
         self._status.update(polled_at=time.time(), poll_error=None)
         previous, self._etag_known, self._last_etag = self._last_etag, True, etag
-        if etag is None or etag == previous or first_look_current:
-            return []  # nothing published, unchanged, or (first look) already serving what LATEST names
-        return ["poll"]
+        # nothing published, unchanged, or (first look) already serving what LATEST names: nothing to do
+        return not (etag is None or etag == previous or first_look_current)
+
+    def _tell_siblings(self) -> None:
+        try:
+            self.signal.announce({"reason": "poll"})
+            self._seen_signal = self.signal.fingerprint()  # this process acts on its own poll, not on the echo
+        except OSError as error:
+            log.warning("cannot tell sibling processes about the new LATEST (%s)", error)
 
     def _backoff(self) -> float:
         base = max(self.poll_seconds, 1.0)

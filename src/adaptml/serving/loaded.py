@@ -15,7 +15,6 @@ from adaptml.errors import IntegrityError, RegistryError
 from adaptml.registry import LoadedVersion
 from adaptml.schema import Schema, SchemaCoercer
 from adaptml.serving.compiled.gate import FastPath
-from adaptml.serving.sharing import share_steps
 from adaptml.serving.used_columns import unused_columns
 from adaptml.training.task import TaskInfo
 
@@ -68,6 +67,7 @@ class LoadedModels:
     fast_paths: dict[str, FastPath] | None = None  # None until derived (off the request path)
     unused_columns: tuple[str, ...] = ()  # columns no model uses (feature selection dropped them): optional
     reused: frozenset[str] = frozenset()  # models whose verified pickle the previous version had: not unpickled again
+    fast_key: str = ""  # what the fast paths were derived and gated from (pickles, gate, schema); "" if not derived
 
     def by_sha256(self) -> dict[str, Any]:
         """Each model object keyed by the sha256 of its pickle, as the manifest lists it."""
@@ -196,7 +196,7 @@ def load_models(loaded: LoadedVersion, *, reuse: dict[str, Any] | None = None) -
         models=ordered,
         files=loaded.files,
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        predictors=share_steps(tails),
+        predictors=tails,  # shared between models once the fast paths are derived (off the switch)
         unused_columns=unused_columns(schema, ordered),
         reused=frozenset(reused),
     )

@@ -3,6 +3,8 @@
 A refresh downloads a version (the registry verifies the signatures and every sha256), unpickles it, smoke-predicts
 the schema's example record with every model and only then swaps the reference. A model whose verified pickle has
 the same sha256 as one of the served version is neither unpickled nor smoke-tested again: the object is reused.
+The fast paths are derived and gated after the swap, in the background, unless every pickle, the gate records and
+the schema are the served version's: then its gated fast paths are carried over as they are.
 Any failure is recorded as a refusal and the old set keeps serving. Requests take the reference once, so no response
 mixes two versions.
 
@@ -23,7 +25,7 @@ from typing import Any, Literal
 
 from adaptml.errors import AdaptmlError, NotReady, ObjectNotFound, RefusedVersion, StorageError
 from adaptml.registry import Latest, LoadedVersion, Registry
-from adaptml.serving.compiled.derive import derive_fast_paths
+from adaptml.serving.compiled.derive import carry_fast_paths, derive_fast_paths
 from adaptml.serving.compiled.gate import FastPath
 from adaptml.serving.loaded import LoadedModels, load_models, smoke_test
 
@@ -150,9 +152,12 @@ class ModelStore:
                 self._smoke(models)
             except Exception as error:  # noqa: BLE001 - every failure is a refusal; the old set keeps serving
                 return self._refuse(target or _named_by(error), error)
-            self._current, self._pointer = models, pointer
+            carried = carry_fast_paths(models, current) if self._derive is not None else None
+            self._current, self._pointer = carried or models, pointer
             self._last_error = None
-            self._derive_later(models)
+            if carried is None:
+                self._derive_later(models)  # switched already: the pipelines serve until the fast paths pass
+            models = self._current
         log.info("serving %s version %s (%d models)", models.project, models.version, len(models.models))
         for callback in list(self._listeners):
             try:

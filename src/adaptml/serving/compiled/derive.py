@@ -5,11 +5,17 @@ scores its records both as one batch and as small requests do (one at a time, th
 models take their table walk for small requests and their library's call for batches: both must agree. The
 pickled side runs as served without a fast path (the shared pipeline tails on the typed records, inside one
 ``shared_work()``), so common steps run once and the ensemble reuses its members' outputs instead of recomputing
-them: the same fitted objects on the same values, so the same numbers.
+them: the same fitted objects on the same values, so the same numbers. Sharing steps between models (which hashes
+big fitted steps) is set up here too, so a new version is served as soon as it is verified and smoke-tested.
+
+A version whose model pickles (by sha256), gate records and schema are those of the served, already derived
+version takes that version's gated fast paths as they are (``carry_fast_paths``): the same bytes give the same
+objects, the same compiled scorers and the same gate verdicts, so republishing does not derive or gate again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,14 +24,14 @@ import pandas as pd
 
 from adaptml.serving.compiled.columns import CompileRefused
 from adaptml.serving.compiled.estimators import TABLE_ROWS
-from adaptml.serving.compiled.gate import TOLERANCE, FastPath, compare, gate_records
+from adaptml.serving.compiled.gate import GATE_FILE, TOLERANCE, FastPath, compare, gate_records
 from adaptml.serving.compiled.scorer import CompiledModel, compile_model
-from adaptml.serving.loaded import LoadedModels, model_input
+from adaptml.serving.loaded import MODEL_PREFIX, MODEL_SUFFIX, LoadedModels, model_input
 from adaptml.serving.predict import ModelOutput, combine_outputs, predict_model
-from adaptml.serving.sharing import shared_work
+from adaptml.serving.sharing import SharedPipeline, share_steps, shared_work
 from adaptml.serving.threads import single_threaded
 
-__all__ = ["derive_fast_paths"]
+__all__ = ["carry_fast_paths", "derive_fast_paths", "fast_key"]
 
 log = logging.getLogger(__name__)
 SINGLE_GATE_RECORDS = 8  # gate records also scored one by one, as single-record requests are
@@ -76,8 +82,37 @@ def _in_small_parts(name: str, fast: CompiledModel, parts: tuple[pd.DataFrame, .
     return combine_outputs(outputs, [len(part) for part in parts])
 
 
+def fast_key(models: LoadedModels) -> str:
+    """What a version's fast paths follow from: its models' pickles (the manifest's verified sha256), its gate
+    records and its schema. "" when a model's sha256 is not listed (such a version's paths are never carried)."""
+    listed = models.manifest.get("files") or {}
+    parts = []
+    for name in sorted(models.models):
+        sha = (listed.get(f"{MODEL_PREFIX}{name}{MODEL_SUFFIX}") or {}).get("sha256")
+        if not isinstance(sha, str) or not sha:
+            return ""
+        parts.append(f"{name}={sha}")
+    for path in (GATE_FILE, "schema.json"):
+        parts.append(f"{path}={hashlib.sha256(models.files.get(path) or b'').hexdigest()}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def carry_fast_paths(models: LoadedModels, previous: LoadedModels | None) -> LoadedModels | None:
+    """``models`` with the gated fast paths (and shared steps) of ``previous`` when both follow from the same
+    pickles, gate records and schema and ``previous`` was derived; else None (derive them)."""
+    if previous is None or previous.fast_paths is None or not previous.fast_key:
+        return None
+    if fast_key(models) != previous.fast_key or set(previous.predictors) - set(models.models):
+        return None
+    return replace(
+        models, predictors=dict(previous.predictors), fast_paths=dict(previous.fast_paths), fast_key=previous.fast_key
+    )
+
+
 def derive_fast_paths(models: LoadedModels) -> LoadedModels:
     """The same version with each model's compiled scorer wherever the gate passes, and why not elsewhere."""
+    unshared = {n: p for n, p in models.predictors.items() if not isinstance(p, SharedPipeline)}
+    models = replace(models, predictors={**models.predictors, **share_steps(unshared)})
     records, source = gate_records(models.schema, models.files)
     raw = model_input(records)
     typed = models.schema.coerce(raw, strict=False).reset_index(drop=True)
@@ -93,4 +128,4 @@ def derive_fast_paths(models: LoadedModels) -> LoadedModels:
     for name, path in paths.items():
         if not path.enabled:
             log.info("%s %s: no fast path for %s (%s)", models.project, models.version, name, path.reason)
-    return replace(models, predictors={**models.predictors, **compiled}, fast_paths=paths)
+    return replace(models, predictors={**models.predictors, **compiled}, fast_paths=paths, fast_key=fast_key(models))
