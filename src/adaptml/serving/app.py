@@ -27,7 +27,7 @@ from adaptml.serving.predict import BatchEngine
 from adaptml.serving.results_cache import ResultCache
 from adaptml.serving.settings import ServingSettings
 from adaptml.serving.state import EXTENSION, VERSION_HEADER, ServingState
-from adaptml.serving.store import ModelStore
+from adaptml.serving.store import FAST_PATH_WAIT_SECONDS, ModelStore
 from adaptml.serving.validation import is_version_name
 from adaptml.serving.versions_pages import blueprint as versions_routes
 
@@ -35,7 +35,6 @@ __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 FIRST_LOAD_WAIT_SECONDS = 10.0  # then the app starts not ready and the load goes on in the background
-FAST_PATH_WAIT_SECONDS = 120.0  # how long warming waits for a version's fast paths before shipping them
 # no quote, semicolon or line break in the name; "inline; filename=style.css" is how werkzeug sends static files
 SAFE_DISPOSITION = re.compile(r'(attachment|inline); filename=("[\w.-]{1,250}"|[\w.-]{1,250})')
 PAGE_POLICY = (

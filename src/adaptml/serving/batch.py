@@ -15,7 +15,7 @@ from adaptml.serving.dask_engine import DaskEngine
 from adaptml.serving.parsing import parse_csv
 from adaptml.serving.predict import PredictionResult, predict_all
 from adaptml.serving.settings import Environment
-from adaptml.serving.store import ModelStore
+from adaptml.serving.store import FAST_PATH_WAIT_SECONDS, ModelStore
 from adaptml.serving.tables import Cell, DisplayTable, Header, display_table, results_frame, to_safe_csv
 
 __all__ = ["metrics_table", "predict_command", "predict_file", "preview_table"]
@@ -32,6 +32,8 @@ def predict_file(
     outcome = store.refresh()
     if not outcome.ok:
         raise NotReady(f"cannot load a model version: {outcome.reason}")
+    # the switch no longer waits for shared steps and fast paths: a one-off command scores with them, not before them
+    store.wait_fast_paths(FAST_PATH_WAIT_SECONDS)
     try:
         data = input_csv.read_bytes()
     except OSError as error:

@@ -29,9 +29,10 @@ from adaptml.serving.compiled.derive import carry_fast_paths, derive_fast_paths
 from adaptml.serving.compiled.gate import FastPath
 from adaptml.serving.loaded import LoadedModels, load_models, smoke_test
 
-__all__ = ["ModelStore", "Refusal", "RefreshOutcome", "is_transient"]
+__all__ = ["FAST_PATH_WAIT_SECONDS", "ModelStore", "Refusal", "RefreshOutcome", "is_transient"]
 
 log = logging.getLogger(__name__)
+FAST_PATH_WAIT_SECONDS = 120.0  # the most a caller waits for a version's fast paths (and shared steps)
 _ADDRESS = re.compile(r"\b(?:s3|https?)://[^\s)'\"]+")
 
 

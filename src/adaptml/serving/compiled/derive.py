@@ -28,7 +28,7 @@ from adaptml.serving.compiled.gate import GATE_FILE, TOLERANCE, FastPath, compar
 from adaptml.serving.compiled.scorer import CompiledModel, compile_model
 from adaptml.serving.loaded import MODEL_PREFIX, MODEL_SUFFIX, LoadedModels, model_input
 from adaptml.serving.predict import ModelOutput, combine_outputs, predict_model
-from adaptml.serving.sharing import SharedPipeline, share_steps, shared_work
+from adaptml.serving.sharing import share_steps, shared_work
 from adaptml.serving.threads import single_threaded
 
 __all__ = ["carry_fast_paths", "derive_fast_paths", "fast_key"]
@@ -111,8 +111,7 @@ def carry_fast_paths(models: LoadedModels, previous: LoadedModels | None) -> Loa
 
 def derive_fast_paths(models: LoadedModels) -> LoadedModels:
     """The same version with each model's compiled scorer wherever the gate passes, and why not elsewhere."""
-    unshared = {n: p for n, p in models.predictors.items() if not isinstance(p, SharedPipeline)}
-    models = replace(models, predictors={**models.predictors, **share_steps(unshared)})
+    models = replace(models, predictors={**models.predictors, **share_steps(models.predictors)})
     records, source = gate_records(models.schema, models.files)
     raw = model_input(records)
     typed = models.schema.coerce(raw, strict=False).reset_index(drop=True)
