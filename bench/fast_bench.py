@@ -2,10 +2,9 @@
 
 On the version training publishes for the bundled adult dataset (bench/trained.py): one record through every
 model's compiled path (from the raw record, and from the validated frame) against the best pickled Pipeline and
-the native floor (each estimator's call on an already-encoded numpy row: the tree table walk for tree models; and
-with ``library_calls()`` each library's own call, as before the tables); a 100,000-row CSV in, CSV out through
-the serving core against the raw pipelines' predict; the largest difference per model against the pickles on the
-bench rows; and the compile+gate time. Results: bench/results/serving_fast.json and a table.
+the native floor (each estimator's call on an already-encoded numpy row: the tree table walk for tree models);
+a 100,000-row CSV in, CSV out through the serving core against the raw pipelines' predict; the largest difference
+per model against the pickles on the bench rows; and the compile+gate time. Results: bench/results/serving_fast.json and a table.
 """
 
 from __future__ import annotations
@@ -14,8 +13,7 @@ import io
 import pickle
 import resource
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,7 +21,6 @@ import pandas as pd
 
 from adaptml.datasets import read_bundled
 from adaptml.s3server import running_s3
-from adaptml.serving.compiled import estimators
 from adaptml.serving.compiled.columns import frame_columns
 from adaptml.serving.compiled.derive import derive_fast_paths
 from adaptml.serving.loaded import LoadedModels, load_models
@@ -60,17 +57,6 @@ def floor_call(models: LoadedModels, frame: pd.DataFrame) -> Callable[[], Any]:
     return lambda: [finish(matrix) for finish, matrix in finals]
 
 
-@contextmanager
-def library_calls() -> Iterator[None]:
-    """Within the block, compiled tree models call their library for every row count (no table walks)."""
-    saved = estimators.TABLE_ROWS
-    estimators.TABLE_ROWS = 0
-    try:
-        yield
-    finally:
-        estimators.TABLE_ROWS = saved
-
-
 def single_record(models: LoadedModels, pipelines: dict[str, Any], frame: pd.DataFrame, count: int) -> dict[str, Any]:
     names = list(models.models)
     best = pipelines[models.best]
@@ -84,11 +70,6 @@ def single_record(models: LoadedModels, pipelines: dict[str, Any], frame: pd.Dat
         }
         timings = {name: summarize_ms(time_calls(call, count)) for name, call in calls.items()}
         timings["native floor, all estimators"] = {"p50_ms": _floor(models, frame)}
-        with library_calls():  # as before tree tables: every tree model through its library's own call
-            timings["compiled via library calls, validated frame in"] = summarize_ms(
-                time_calls(calls["compiled, all models, validated frame in"], count)
-            )
-            timings["library floor, all estimators"] = {"p50_ms": _floor(models, frame)}
     return timings
 
 
@@ -165,9 +146,6 @@ def measure(options: Options) -> dict[str, Any]:
         "ratios": {
             "compiled_all_vs_best_pickled": ratio(compiled, latency["pickled Pipeline, best model"]["p50_ms"]),
             "compiled_all_vs_floor": ratio(compiled, latency["native floor, all estimators"]["p50_ms"]),
-            "compiled_all_tables_vs_library_calls": ratio(
-                compiled, latency["compiled via library calls, validated frame in"]["p50_ms"]
-            ),
             "batch_core_vs_raw_throughput": batch_result["speedup_vs_raw"],
             "batch_compiled_predict_vs_raw_predict": batch_result["compiled_predict_speedup_vs_raw"],
         },

@@ -1,10 +1,12 @@
-"""Tree tables (serving/compiled/trees.py): the leaves each row reaches, summed, equal the libraries' own raw
-outputs, for one row at a time and for batches, with missing values, categorical splits and unknown categories."""
+"""Tree tables (serving/compiled/trees.py, walked by walk.py): the leaves each row reaches, summed, equal the
+libraries' own raw outputs (sklearn, HistGradientBoosting, XGBoost, LightGBM), for one row at a time and for
+batches, with missing values, categorical splits and unknown categories."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pytest
 import xgboost as xgb
@@ -16,6 +18,8 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 
+from adaptml.serving.compiled.columns import CompileRefused
+from adaptml.serving.compiled.lightgbm_trees import lightgbm_table
 from adaptml.serving.compiled.trees import TreeTable, hgb_table, read_through, sklearn_forest_table
 from adaptml.serving.compiled.xgboost_trees import xgboost_table
 
@@ -113,3 +117,45 @@ def test_xgboost_table_with_categorical_splits(params: dict[str, Any], classes: 
     _assert_table(table, lambda m: booster.inplace_predict(m, predict_type="margin"), probe, tolerance=1e-5)
     native = booster.inplace_predict(probe)
     np.testing.assert_allclose(transform(table.raw(probe)).reshape(native.shape), native, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("params", "classes"),
+    [
+        ({"objective": "binary"}, 2),
+        ({"objective": "multiclass", "num_class": 3}, 3),
+        ({"objective": "regression"}, 0),
+        ({"objective": "huber"}, 0),
+    ],
+)
+@pytest.mark.parametrize("missing_in_training", [True, False])
+def test_lightgbm_table_with_categorical_splits(
+    params: dict[str, Any], classes: int, missing_in_training: bool
+) -> None:
+    """Missing values seen in training (missing type NaN: the default way) or only at prediction (missing type
+    None: read as 0.0), categorical splits, unknown and negative codes: the table equals LightGBM's own output."""
+    x, y = _data(classes=classes)
+    if not missing_in_training:
+        x = np.nan_to_num(x, nan=1.0)
+    settings = {**params, "num_leaves": 15, "min_data_in_leaf": 5, "num_threads": 1, "verbose": -1}
+    booster = lgb.train(settings, lgb.Dataset(x, label=y, categorical_feature=[2]), num_boost_round=25)
+    table, transform = lightgbm_table(booster)
+    probe = _probe_rows(_data(classes=classes, seed=1)[0])
+    _assert_table(table, lambda m: booster.predict(m, raw_score=True), probe, tolerance=1e-12)
+    native = booster.predict(probe)
+    np.testing.assert_allclose(transform(table.raw(probe)).reshape(native.shape), native, rtol=1e-12, atol=1e-15)
+
+
+def test_lightgbm_table_refuses_zero_as_missing() -> None:
+    x, y = _data(classes=2)
+    settings = {"objective": "binary", "zero_as_missing": True, "verbose": -1, "num_threads": 1}
+    booster = lgb.train(settings, lgb.Dataset(np.nan_to_num(x), label=y), num_boost_round=5)
+    with pytest.raises(CompileRefused, match="zero-as-missing"):
+        lightgbm_table(booster)
+
+
+def test_threads_split_the_rows_without_changing_a_sum() -> None:
+    x, y = _data(classes=2)
+    model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(x, y)
+    many = np.repeat(x, 3, axis=0)
+    np.testing.assert_array_equal(hgb_table(model).raw(many, threads=3), hgb_table(model).raw(many))

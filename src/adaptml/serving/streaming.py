@@ -39,7 +39,6 @@ from flask import Response
 from werkzeug.exceptions import HTTPException
 
 from adaptml.errors import AdaptmlError, EngineUnavailable, InputError
-from adaptml.serving.compiled.estimators import one_thread_per_call
 from adaptml.serving.csv_batches import BatchTable, UploadStream, arrow_problem, batch_csv, frame_table, open_upload
 from adaptml.serving.limits import check_csv_shape
 from adaptml.serving.loaded import LoadedModels
@@ -56,6 +55,7 @@ from adaptml.serving.predict import (
 )
 from adaptml.serving.state import VERSION_HEADER, ServingState
 from adaptml.serving.target_metrics import TargetMetrics, TargetScorer
+from adaptml.serving.threads import one_thread_per_call
 from adaptml.serving.validation import width_limit
 from adaptml.serving.warnings import input_warnings
 

@@ -1,17 +1,15 @@
 """Fitted estimators as their native fast calls on a float64 matrix, one thread, no per-call validation.
 
 Each returns ``(labels or values, probabilities or None)`` computed the way the estimator's own ``predict`` and
-``predict_proba`` compute them. Known: linear models (a dot product), random forests and extra trees (their trees'
-arrays), HistGradientBoosting (its predictors), LightGBM (its booster) and XGBoost (``inplace_predict``) through
-``training/boosting.py``, and the prior/mean dummies. Anything else is refused.
+``predict_proba`` compute them. Known: linear models (a dot product), random forests and extra trees (their tree
+tables for a few rows, their trees' own arrays beyond), HistGradientBoosting, and LightGBM and XGBoost through
+``training/boosting.py`` (their tree tables, for every row count), and the prior/mean dummies. Anything else is
+refused.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,33 +29,18 @@ from sklearn.utils.extmath import softmax
 
 from adaptml.serving.compiled.columns import CompileRefused
 from adaptml.serving.compiled.encoders import Encoded, category_codes
+from adaptml.serving.compiled.lightgbm_trees import lightgbm_table
 from adaptml.serving.compiled.trees import TreeTable, hgb_table, read_through, sklearn_forest_table
 from adaptml.serving.compiled.xgboost_trees import xgboost_table
+from adaptml.serving.threads import batch_threads
 from adaptml.training.boosting import BoosterClassifier, BoosterRegressor, HGBClassifier, HGBRegressor
 
-__all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator", "one_thread_per_call"]
+__all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator"]
 
 Output = tuple[np.ndarray, np.ndarray | None]
 LINEAR_REGRESSORS = (Ridge, RidgeCV, LinearRegression, Lasso, ElasticNet)
 FORESTS = (RandomForestRegressor, RandomForestClassifier, ExtraTreesRegressor, ExtraTreesClassifier)
-TABLE_ROWS = 16  # up to this many rows a tree table's walk beats the library's call; beyond, the library's call
-THREADED_ROWS = 5_000  # from this many rows the boosting libraries may use their threads
-_ONE_THREAD: ContextVar[bool] = ContextVar("adaptml_one_thread", default=False)
-
-
-@contextmanager
-def one_thread_per_call() -> Iterator[None]:
-    """Within this block (in this thread), the boosting libraries use one thread whatever the batch size: for
-    callers that already score several batches at once, where more threads would only contend for the cores."""
-    token = _ONE_THREAD.set(True)
-    try:
-        yield
-    finally:
-        _ONE_THREAD.reset(token)
-
-
-def _threaded(rows: int) -> bool:
-    return rows >= THREADED_ROWS and not _ONE_THREAD.get()
+TABLE_ROWS = 16  # up to this many rows a forest walks its table; beyond, its trees' own (deep trees) arrays
 
 
 @dataclass(frozen=True)
@@ -131,12 +114,12 @@ def _forest_native(trees: list[Any], leaves: list[np.ndarray], matrix: np.ndarra
     return total
 
 
-def _hgb_layout(model: Any, encoded: Encoded) -> tuple[Callable[[np.ndarray], np.ndarray], TreeTable]:
-    """The matrix HGB's own preprocessor makes (categorical columns first, as its ordinal codes), and the model's
-    tree table reading the encoder's matrix directly."""
+def _hgb_table(model: Any, encoded: Encoded) -> TreeTable:
+    """The model's tree table reading the encoder's matrix directly (HistGradientBoosting's own preprocessor puts
+    the categorical columns first, as its ordinal codes; ``read_through`` folds that into the table)."""
     table = hgb_table(model)
     if model._preprocessor is None:
-        return (lambda matrix: matrix), table
+        return table
     if not encoded.native:
         raise CompileRefused("HistGradientBoosting with categories from a non-native encoder")
     is_categorical = np.asarray(model.is_categorical_, dtype=bool)
@@ -151,34 +134,15 @@ def _hgb_layout(model: Any, encoded: Encoded) -> tuple[Callable[[np.ndarray], np
         seen = [str(v) for v in ordinal.categories_[position]]
         codes = category_codes(np.asarray(native, dtype=object), seen).astype("float64")
         codes[codes < 0] = np.nan
-        remaps[index] = np.append(codes, np.nan)  # the last slot: the native code NaN (missing or unknown)
-
-    def layout(matrix: np.ndarray) -> np.ndarray:
-        out = matrix[:, order]
-        for position, index in enumerate(np.flatnonzero(is_categorical)):
-            native = matrix[:, index]
-            slots = np.where(np.isnan(native), len(remaps[index]) - 1, native).astype("int64")
-            out[:, position] = remaps[index][slots]
-        return out
-
-    return layout, read_through(table, order, {int(index): remaps[index][:-1] for index in remaps})
+        remaps[int(index)] = codes
+    return read_through(table, order, remaps)
 
 
 def _hist_gradient_boosting(model: Any, encoded: Encoded) -> Scorer:
-    layout, table = _hgb_layout(model, encoded)
-    bitsets, index_map = model._bin_mapper.make_known_categories_bitsets()  # once, not per call as predict does
-    predictors = [list(enumerate(iteration)) for iteration in model._predictors]
+    table = _hgb_table(model, encoded)
 
     def raw(matrix: np.ndarray) -> np.ndarray:
-        if len(matrix) <= TABLE_ROWS:
-            return table.raw(matrix)
-        data = layout(matrix)
-        scores = np.zeros((len(data), model.n_trees_per_iteration_), dtype=model._baseline_prediction.dtype, order="F")
-        scores += model._baseline_prediction
-        for iteration in predictors:
-            for k, predictor in iteration:
-                scores[:, k] += predictor.predict(data, bitsets, index_map, 1)
-        return scores
+        return table.raw(matrix, threads=batch_threads(len(matrix)))
 
     if not hasattr(model, "classes_"):
         return Scorer("hist_gradient_boosting", lambda matrix: (model._loss.link.inverse(raw(matrix).ravel()), None))
@@ -193,6 +157,8 @@ def _hist_gradient_boosting(model: Any, encoded: Encoded) -> Scorer:
 
 
 def _booster_call(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.ndarray]:
+    """The booster's tree table and output transform: what its ``predict`` (LightGBM) or ``inplace_predict``
+    (XGBoost) returns, for every row count."""
     if not encoded.native:
         raise CompileRefused(f"{model.library} on a non-native encoding")
     if model.library == "lightgbm":
@@ -200,25 +166,12 @@ def _booster_call(model: Any, encoded: Encoded) -> Callable[[np.ndarray], np.nda
         expected = [encoded.categories[name] for name in encoded.categorical]
         if (booster.pandas_categorical or []) != expected:
             raise CompileRefused("LightGBM's categories differ from its encoder's")
-        # a batch may use the library's threads (as many as the block's thread limit allows); a few rows, one
-        return lambda matrix: np.asarray(booster.predict(matrix, num_threads=0 if _threaded(len(matrix)) else 1))
-    if model.library == "xgboost":
-        threaded = model.model_.get_booster()
-        booster = copy.deepcopy(threaded)
-        booster.set_param({"nthread": 1})
-        table, transform = xgboost_table(booster)
-
-        def xgboost_call(matrix: np.ndarray) -> np.ndarray:
-            if len(matrix) <= TABLE_ROWS:
-                return transform(table.raw(matrix))
-            chosen = threaded if _threaded(len(matrix)) else booster
-            # XGBoost reads every value as a float32 (its DMatrix type): cast once here, the same rounding, instead
-            # of value by value in its float64 adapter
-            data = np.ascontiguousarray(matrix, dtype="float32")
-            return np.asarray(chosen.inplace_predict(data, validate_features=False))
-
-        return xgboost_call
-    raise CompileRefused(f"unknown booster library {model.library!r}")
+        table, transform = lightgbm_table(booster)
+    elif model.library == "xgboost":
+        table, transform = xgboost_table(model.model_.get_booster())
+    else:
+        raise CompileRefused(f"unknown booster library {model.library!r}")
+    return lambda matrix: transform(table.raw(matrix, threads=batch_threads(len(matrix))))
 
 
 def _booster(model: Any, encoded: Encoded) -> Scorer:

@@ -1,21 +1,24 @@
-"""Tree ensembles as flat node arrays, walked for all trees at once with numpy: a few rows in tens of microseconds.
+"""Tree ensembles as flat node arrays, summed by one compiled loop (``walk.py``) for a row or a million.
 
 The libraries' own calls cost a Python loop per tree (sklearn's forests and HistGradientBoosting) or a fixed
-per-call overhead (XGBoost, LightGBM) that dwarfs one row's work. Here every tree's nodes sit in one table and a
-row's position in all trees advances one level per step, so a row costs about ``depth`` numpy steps whatever the
-number of trees. Each library's split rule is reproduced exactly: numbers go left on ``<=`` (sklearn, LightGBM)
-or ``<`` (XGBoost), a missing value goes the node's stored way, a category goes left when its bit in the node's
-table is set. Leaves point at themselves, so walking past a leaf is harmless. Leaf values are summed tree by tree
-in the library's own order (a cumulative sum, not numpy's pairwise one), starting from the model's base score.
+per-call overhead (XGBoost, LightGBM) that dwarfs one row's work, and their row-by-row walks leave the processor
+waiting on each node. Here every tree's nodes sit in one table, built with whole-array operations from each
+library's fitted trees. Each library's split rule is reproduced exactly: numbers go left on ``<=`` (sklearn,
+LightGBM) or ``<`` (XGBoost), a missing value goes the node's stored way, a category goes left when its bit in the
+node's table is set. Leaf values are summed tree by tree in the library's own order and precision, starting from
+the model's base score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+
+from adaptml.serving.compiled.walk import PackedTrees, pack, walk_sum
 
 __all__ = [
     "CATEGORY_SLOTS",
@@ -30,9 +33,6 @@ __all__ = [
 
 CATEGORY_SLOTS = 256  # categories 0..255 (HistGradientBoosting's and the native encoders' limit)
 INVALID_SLOT = CATEGORY_SLOTS  # a negative, fractional-overflow or too-large category
-MAX_CELLS = 1 << 16  # rows x trees walked at once: bounds the temporaries of a batch
-COMPACT_EVERY = 6  # levels between dropping the walks that reached a leaf
-NODE_CELLS = 1 << 16  # up to this many rows x nodes, every node's way is computed at once (no per-level work)
 
 
 @dataclass(frozen=True)
@@ -63,94 +63,24 @@ class TreeTable:
     category_nodes: np.ndarray  # the nodes with a categorical split
     values: np.ndarray
     roots: np.ndarray
-    depth: int
     base: np.ndarray  # (outputs,)
     strict_less: bool  # XGBoost: left when x < threshold; else left when x <= threshold
     as_float32: bool  # sklearn's and XGBoost's trees compare float32 features
     accumulate: str = "float64"  # XGBoost sums its leaves in float32
 
-    def leaves(self, matrix: np.ndarray) -> np.ndarray:
-        """The leaf each row reaches in each tree, (rows, trees)."""
+    @cached_property
+    def _packed(self) -> PackedTrees:
+        return pack(self)
+
+    def raw(self, matrix: np.ndarray, *, threads: int = 1) -> np.ndarray:
+        """Base plus every tree's leaf value, summed in tree order: (rows, outputs), float64."""
         data = np.ascontiguousarray(matrix, dtype="float64")
         if self.as_float32:
             data = data.astype("float32").astype("float64")
-        missing = bool(np.isnan(data).any())
-        if self._prefers_nodes(len(data)):
-            return self._by_node(data, missing)
-        return self._by_level(data, missing)
-
-    def _prefers_nodes(self, rows: int) -> bool:
-        """Whether deciding every node at once costs less than walking level by level (a rough cost model: about
-        8 ns per node and row against about 1 us per numpy call, ten calls a level)."""
-        cells = rows * len(self.feature)
-        return cells <= NODE_CELLS and cells * 8 < self.depth * 10 * (1000 + 2 * rows * len(self.roots))
-
-    def _right(self, x: np.ndarray, node: np.ndarray, missing: bool) -> np.ndarray:
-        """Which way each value ``x`` at ``node`` goes (True: right)."""
-        threshold = self.threshold[node]
-        right = x >= threshold if self.strict_less else x > threshold
-        if len(self.category_right) > 1:
-            row = self.category_row[node]
-            split = np.flatnonzero(row)
-            if split.size:
-                right[split] = self._category_right(row[split], x[split])
-        if missing:
-            right = np.where(np.isnan(x), self.nan_right[node], right)
-        return right
-
-    def _category_right(self, rows: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        slots = np.where((codes >= 0) & (codes < CATEGORY_SLOTS), codes, INVALID_SLOT).astype("int64")
-        return self.category_right.ravel()[rows * (CATEGORY_SLOTS + 1) + slots]
-
-    def _by_node(self, data: np.ndarray, missing: bool) -> np.ndarray:
-        """Few rows: every node's next node for each row at once, then one gather per level."""
-        nodes = len(self.feature)
-        x = data[:, self.feature]  # (rows, nodes)
-        right = x >= self.threshold if self.strict_less else x > self.threshold
-        if len(self.category_nodes):
-            right[:, self.category_nodes] = self._category_right(
-                self.category_row[self.category_nodes], x[:, self.category_nodes]
-            )
-        if missing:
-            right = np.where(np.isnan(x), self.nan_right, right)
-        following = self.children[2 * np.arange(nodes) + right].ravel()  # (rows * nodes,)
-        starts = (np.arange(len(data)) * nodes)[:, np.newaxis]
-        node = np.broadcast_to(self.roots, (len(data), len(self.roots))) + starts
-        for _ in range(self.depth):
-            node = following[node] + starts if len(data) > 1 else following[node]
-        return node - starts
-
-    def _by_level(self, data: np.ndarray, missing: bool) -> np.ndarray:
-        """Many rows: each row's node in every tree advances one level per step; finished walks drop out."""
-        width = data.shape[1]
-        flat = data.ravel()
-        node = np.broadcast_to(self.roots, (len(data), len(self.roots))).copy()
-        out = node.ravel()  # a copy's own buffer: filled in place as walks finish
-        position = np.arange(out.size)
-        current = out.copy()
-        starts = np.repeat(np.arange(len(data)) * width, len(self.roots))
-        for level in range(self.depth):
-            x = flat[starts + self.feature[current]]
-            current = self.children[2 * current + self._right(x, current, missing)]
-            if level % COMPACT_EVERY == COMPACT_EVERY - 1:
-                out[position] = current
-                going = self.children[2 * current] != current
-                position, current, starts = position[going], current[going], starts[going]
-                if not position.size:
-                    break
-        out[position] = current
-        return out.reshape(node.shape)
-
-    def raw(self, matrix: np.ndarray) -> np.ndarray:
-        """Base plus every tree's leaf value, summed in tree order: (rows, outputs)."""
-        step = max(1, MAX_CELLS // max(1, len(self.roots)))
-        parts = [self._raw(matrix[start : start + step]) for start in range(0, len(matrix), step)]
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-    def _raw(self, matrix: np.ndarray) -> np.ndarray:
-        reached = self.values[self.leaves(matrix)]  # (rows, trees, outputs)
-        base = np.broadcast_to(self.base, (len(matrix), 1, len(self.base)))
-        return np.concatenate((base, reached), axis=1).cumsum(axis=1, dtype=self.accumulate)[:, -1, :]
+        summed = walk_sum(
+            self._packed, data, self.base.astype(self.accumulate), strict=self.strict_less, threads=threads
+        )
+        return summed.astype("float64", copy=False)
 
 
 def merge_trees(
@@ -185,7 +115,6 @@ def merge_trees(
         category_nodes=np.flatnonzero(category_row),
         values=np.concatenate([t.values for t in trees]).astype("float64"),
         roots=offsets,
-        depth=_depth(left_global, right_global, offsets),
         base=np.asarray(base, dtype="float64"),
         strict_less=strict_less,
         as_float32=as_float32,
@@ -216,18 +145,6 @@ def read_through(table: TreeTable, columns: np.ndarray, codes: dict[int, np.ndar
             np.isnan(mapped), table.nan_right[nodes[chosen]][:, np.newaxis], table.category_right[own_rows][:, slots]
         )
     return replace(table, feature=feature, category_right=category_right)
-
-
-def _depth(left: np.ndarray, right: np.ndarray, roots: np.ndarray) -> int:
-    """Splits from a root to the deepest leaf over all trees at once (global numbers, -1 at leaves): how many
-    steps the walk needs."""
-    splits, frontier = 0, roots
-    while True:
-        inner = frontier[left[frontier] >= 0]
-        if not inner.size:
-            return splits
-        splits += 1
-        frontier = np.concatenate((left[inner], right[inner]))
 
 
 def sklearn_forest_table(model: Any) -> TreeTable:
