@@ -4,7 +4,8 @@ On the version training publishes for the bundled adult dataset (bench/trained.p
 model's compiled path (from the raw record, and from the validated frame) against the best pickled Pipeline and
 the native floor (each estimator's call on an already-encoded numpy row: the tree table walk for tree models);
 a 100,000-row CSV in, CSV out through the serving core against the raw pipelines' predict; the largest difference
-per model against the pickles on the bench rows; and the compile+gate time. Results: bench/results/serving_fast.json and a table.
+per model against the pickles on the bench rows; and the compile+gate time. Results: bench/results/serving_fast.json
+and a table.
 """
 
 from __future__ import annotations
