@@ -31,7 +31,7 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "ad
 
 from numba import njit, uint64
 
-__all__ = ["BLOCK", "PackedTrees", "pack", "walk_sum"]
+__all__ = ["BLOCK", "PackedTrees", "pack", "walk_sum", "warm"]
 
 BLOCK = 64  # rows that go down a tree together
 CATEGORICAL, NAN_RIGHT = np.uint8(1), np.uint8(2)  # node flags: a category split; a missing value goes right
@@ -149,3 +149,21 @@ def walk_sum(packed: PackedTrees, data: np.ndarray, base: np.ndarray, *, strict:
     for part in parts:
         part.result()
     return out
+
+
+def warm() -> None:
+    """Compile the loop for both accumulator precisions (float64; float32, XGBoost's) now, not on the first model
+    load: the image build runs this, so its containers load the compiled loop from ``NUMBA_CACHE_DIR``."""
+    data = np.zeros((1, 1))
+    for precision in ("float64", "float32"):
+        leaf = PackedTrees(
+            threshold=np.full(1, np.nan),
+            left=np.zeros(1, dtype="uint32"),
+            feature=np.zeros(1, dtype="uint32"),
+            flags=np.zeros(1, dtype="uint8"),
+            category_right=np.zeros((1, 257), dtype="uint8"),
+            values=np.ones((1, 1), dtype=precision),
+            roots=np.zeros(1, dtype="int64"),
+            depths=np.zeros(1, dtype="int64"),
+        )
+        walk_sum(leaf, data, np.zeros(1, dtype=precision), strict=False)
