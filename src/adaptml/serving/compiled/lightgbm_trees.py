@@ -10,10 +10,12 @@ objectives other than those below are refused.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from adaptml.serving.compiled.columns import CompileRefused
 from adaptml.serving.compiled.trees import CATEGORY_SLOTS, OneTree, TreeTable, merge_trees
@@ -26,9 +28,35 @@ MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
 IDENTITY_OBJECTIVES = ("regression", "regression_l1", "huber", "fair", "quantile")
 
 
+@njit(nogil=True, cache=True)
+def _sigmoid(raw, scale):  # noqa: ANN001, ANN202
+    """LightGBM's binary objective on a raw score, ``1 / (1 + exp(-scale * x))`` in double with the C library's
+    ``exp`` (numpy's own exp differs from it in the last bit now and then)."""
+    out = np.empty(raw.shape[0])
+    for i in range(raw.shape[0]):
+        out[i] = 1.0 / (1.0 + math.exp(-scale * raw[i]))
+    return out
+
+
+@njit(nogil=True, cache=True)
+def _softmax_rows(raw):  # noqa: ANN001, ANN202
+    """LightGBM's ``Common::Softmax`` per row: ``exp(x - max)``, summed, each divided by the sum, in double."""
+    out = np.empty_like(raw)
+    for row in range(raw.shape[0]):
+        top = raw[row, 0]
+        for k in range(1, raw.shape[1]):
+            top = max(raw[row, k], top)
+        total = 0.0
+        for k in range(raw.shape[1]):
+            out[row, k] = math.exp(raw[row, k] - top)
+            total += out[row, k]
+        for k in range(raw.shape[1]):
+            out[row, k] /= total
+    return out
+
+
 def _softmax(raw: np.ndarray) -> np.ndarray:
-    shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    return np.asarray(_softmax_rows(np.ascontiguousarray(raw, dtype="float64")))
 
 
 def _objective(text: str) -> Transform:
@@ -37,7 +65,7 @@ def _objective(text: str) -> Transform:
     settings = dict(option.split(":", 1) for option in options if ":" in option)
     if name == "binary":
         scale = float(settings.get("sigmoid", "1"))
-        return lambda raw: 1.0 / (1.0 + np.exp(-scale * raw.ravel()))
+        return lambda raw: np.asarray(_sigmoid(np.ascontiguousarray(raw, dtype="float64").ravel(), scale))
     if name in ("multiclass", "softmax"):
         return _softmax
     if name in IDENTITY_OBJECTIVES:

@@ -14,22 +14,16 @@ The loop releases the GIL: callers score batches in threads.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit, uint64
 
 if TYPE_CHECKING:
     from adaptml.serving.compiled.trees import TreeTable
-
-# numba caches compiled loops beside their source, or in the user's cache; neither need be writable in a container
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(tempfile.gettempdir(), "adaptml-numba"))
-
-from numba import njit, uint64
 
 __all__ = ["BLOCK", "PackedTrees", "pack", "walk_sum", "warm"]
 
