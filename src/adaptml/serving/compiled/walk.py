@@ -17,15 +17,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit, uint64
 
-if TYPE_CHECKING:
-    from adaptml.serving.compiled.trees import TreeTable
-
-__all__ = ["BLOCK", "PackedTrees", "pack", "walk_sum", "warm"]
+__all__ = ["BLOCK", "CATEGORICAL", "NAN_RIGHT", "PackedTrees", "walk_sum", "warm"]
 
 BLOCK = 64  # rows that go down a tree together
 CATEGORICAL, NAN_RIGHT = np.uint8(1), np.uint8(2)  # node flags: a category split; a missing value goes right
@@ -46,46 +42,6 @@ class PackedTrees:
     values: np.ndarray  # (nodes, outputs) in the accumulator's precision
     roots: np.ndarray  # int64 (trees,)
     depths: np.ndarray  # int64 (trees,): levels to the tree's deepest leaf
-
-
-def pack(table: TreeTable) -> PackedTrees:
-    """Renumber ``table``: level by level over all trees at once, each split's children as a pair, then sorted by
-    tree, level and position, so a tree's nodes are contiguous and each pair stays adjacent."""
-    left_old, right_old = table.children[0::2], table.children[1::2]
-    leaf = left_old == np.arange(len(left_old))
-    found, trees, levels = [table.roots], [np.arange(len(table.roots))], [np.zeros(len(table.roots))]
-    frontier, owner, level = table.roots, np.arange(len(table.roots)), 0
-    depths = np.zeros(len(table.roots), dtype="int64")
-    while frontier.size:
-        inner = ~leaf[frontier]
-        frontier, owner = frontier[inner], owner[inner]
-        if not frontier.size:
-            break
-        level += 1
-        depths[owner] = level
-        frontier = np.column_stack((left_old[frontier], right_old[frontier])).ravel()
-        owner = np.repeat(owner, 2)
-        found.append(frontier)
-        trees.append(owner)
-        levels.append(np.full(len(frontier), level))
-    old = np.concatenate(found)
-    order = old[np.lexsort((np.arange(len(old)), np.concatenate(levels), np.concatenate(trees)))]
-    new = np.empty(len(order), dtype="int64")
-    new[order] = np.arange(len(order))
-    is_leaf = leaf[order]
-    category_row = table.category_row[order]
-    threshold = np.where(category_row != 0, category_row.astype("float64"), table.threshold[order])
-    flags = np.where(category_row != 0, CATEGORICAL, 0) | np.where(table.nan_right[order], NAN_RIGHT, 0)
-    return PackedTrees(
-        threshold=np.where(is_leaf, np.nan, threshold),
-        left=np.where(is_leaf, np.arange(len(order)), new[left_old[order]]).astype("uint32"),
-        feature=np.where(is_leaf, 0, table.feature[order]).astype("uint32"),
-        flags=np.where(is_leaf, 0, flags).astype("uint8"),
-        category_right=np.ascontiguousarray(table.category_right, dtype="uint8"),
-        values=np.ascontiguousarray(table.values[order], dtype=table.accumulate),
-        roots=new[table.roots],
-        depths=depths,
-    )
 
 
 @njit(nogil=True, cache=True)
