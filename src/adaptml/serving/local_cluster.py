@@ -21,7 +21,7 @@ KEPT_NAMES = frozenset(
     {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PYTHONPATH", "PYTHONHASHSEED"}
     | {"VIRTUAL_ENV", "MPLCONFIGDIR", "SYSTEMROOT"}
 )
-KEPT_PREFIXES = ("LC_", "OMP_", "MKL_", "OPENBLAS_", "DASK_DISTRIBUTED__", "MALLOC_")
+KEPT_PREFIXES = ("LC_", "OMP_", "MKL_", "OPENBLAS_", "DASK_DISTRIBUTED__", "MALLOC_", "NUMBA_")
 
 
 def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
