@@ -34,7 +34,7 @@ import yaml
 from adaptml.registry import Registry
 from adaptml.reload import handler as lambda_handler
 from adaptml.reload.local import run_local
-from adaptml.reload.watch import read_statuses
+from adaptml.reload.runtime import read_statuses
 from adaptml.s3server import free_port, running_s3
 from adaptml.signing import INSECURE_ENV
 from adaptml.storage import Storage

@@ -28,7 +28,7 @@ import yaml
 
 from adaptml.registry import Registry
 from adaptml.reload.local import run_local
-from adaptml.reload.watch import read_statuses
+from adaptml.reload.runtime import read_statuses
 from adaptml.s3server import free_port
 from adaptml.signing import Keys, env_values
 

@@ -11,7 +11,8 @@ from botocore.config import Config as BotoConfig
 
 from adaptml.registry import Registry
 from adaptml.reload.hooks import store_hooks
-from adaptml.reload.watch import ReloadWorker, SiblingSignal, read_statuses
+from adaptml.reload.runtime import SiblingSignal, read_statuses
+from adaptml.reload.watch import ReloadWorker
 from adaptml.s3server import EmbeddedS3
 from adaptml.serving.store import ModelStore
 from adaptml.storage import Storage

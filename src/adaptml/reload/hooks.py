@@ -30,8 +30,9 @@ from adaptml.errors import (
 )
 from adaptml.registry import Registry
 from adaptml.reload.delivery import RELOAD_PATH
+from adaptml.reload.runtime import default_runtime_dir, read_statuses
 from adaptml.reload.signing import SECRET_ENV, SECRET_PARAM_ENV, SIGNATURE_HEADER, verify_signature
-from adaptml.reload.watch import ReloadWorker, StoreHooks, default_runtime_dir, read_statuses
+from adaptml.reload.watch import ReloadWorker, StoreHooks
 
 __all__ = [
     "EXTENSION_KEY",

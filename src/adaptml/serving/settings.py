@@ -15,8 +15,8 @@ from pathlib import Path
 
 from adaptml.config import Config, ServingConfig, load_config
 from adaptml.errors import ConfigError
+from adaptml.reload.runtime import private_dir
 from adaptml.reload.signing import resolve_secret
-from adaptml.reload.watch import private_dir
 from adaptml.signing import Keys, warn_insecure
 
 __all__ = [
