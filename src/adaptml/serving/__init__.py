@@ -10,8 +10,9 @@ from __future__ import annotations
 from adaptml.serving.app import create_app
 from adaptml.serving.loaded import LoadedModels, ModelInfo
 from adaptml.serving.predict import ModelOutput, PredictionResult, predict_all
+from adaptml.serving.refusals import RefreshOutcome
 from adaptml.serving.settings import ServingSettings
-from adaptml.serving.store import ModelStore, RefreshOutcome
+from adaptml.serving.store import ModelStore
 
 __all__ = [
     "LoadedModels",

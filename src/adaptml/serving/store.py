@@ -16,65 +16,22 @@ a version published before the served one, is refused unless LATEST says it was 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
-from typing import Any, Literal
+from dataclasses import asdict, replace
+from typing import Any
 
-from adaptml.errors import AdaptmlError, NotReady, ObjectNotFound, RefusedVersion, StorageError
+from adaptml.errors import AdaptmlError, NotReady, RefusedVersion
 from adaptml.registry import Latest, LoadedVersion, Registry
 from adaptml.serving.compiled.derive import carry_fast_paths, derive_fast_paths
 from adaptml.serving.compiled.gate import FastPath
 from adaptml.serving.loaded import LoadedModels, load_models, smoke_test
+from adaptml.serving.refusals import RefreshOutcome, Refusal, is_transient, named_by
 
-__all__ = ["FAST_PATH_WAIT_SECONDS", "ModelStore", "Refusal", "RefreshOutcome", "is_transient"]
+__all__ = ["FAST_PATH_WAIT_SECONDS", "ModelStore"]
 
 log = logging.getLogger(__name__)
 FAST_PATH_WAIT_SECONDS = 120.0  # the most a caller waits for a version's fast paths (and shared steps)
-_ADDRESS = re.compile(r"\b(?:s3|https?)://[^\s)'\"]+")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A refresh that did not swap: which version (None if it was never identified), why, and when."""
-
-    version: str | None
-    reason: str
-    at: str
-
-
-@dataclass(frozen=True)
-class RefreshOutcome:
-    """What a refresh did: loaded a new version, found it already served, or refused it (old set kept)."""
-
-    action: Literal["loaded", "unchanged", "refused"]
-    version: str | None
-    reason: str | None = None
-    transient: bool = False  # S3 could not be read (down, cut mid-download): retry, the version is not at fault
-
-    @property
-    def ok(self) -> bool:
-        return self.action != "refused"
-
-
-def is_transient(error: BaseException) -> bool:
-    """S3 trouble (unreachable, throttled, a connection cut mid-download), as opposed to a bad version.
-
-    A missing object is the version's fault (its manifest names a file that is not there); the rest of the
-    storage errors and any network-level failure from botocore or urllib3 pass with time.
-    """
-    from botocore.exceptions import BotoCoreError
-    from urllib3.exceptions import HTTPError
-
-    if isinstance(error, StorageError):
-        return not isinstance(error, ObjectNotFound)
-    return isinstance(error, BotoCoreError | HTTPError | OSError)
 
 
 class ModelStore:
@@ -152,7 +109,7 @@ class ModelStore:
                 models = self._loader(loaded)
                 self._smoke(models)
             except Exception as error:  # noqa: BLE001 - every failure is a refusal; the old set keeps serving
-                return self._refuse(target or _named_by(error), error)
+                return self._refuse(target or named_by(error), error)
             carried = carry_fast_paths(models, current) if self._derive is not None else None
             self._current, self._pointer = carried or models, pointer
             self._last_error = None
@@ -228,8 +185,8 @@ class ModelStore:
         if transient:
             detail = f"S3 could not be read: {detail[:300]}"
         log.warning("refused version %r of %s: %s", version or "?", self.registry.project, detail)
-        reason = _ADDRESS.sub("<redacted>", detail)
-        record = Refusal(version, reason, _now())
+        record = Refusal.now(version, detail)
+        reason = record.reason
         self._last_error = record
         if version is not None and not transient:  # an outage or a cut download is not the version's fault
             self._last_refusal = record
@@ -294,12 +251,6 @@ class ModelStore:
             "last_refusal": asdict(self._last_refusal) if self._last_refusal else None,
             "last_error": asdict(self._last_error) if self._last_error else None,
         }
-
-
-def _named_by(error: Exception) -> str | None:
-    """The (well-formed) version an untrusted LATEST names, so a refusal can say which one it refused."""
-    details = error.details if isinstance(error, AdaptmlError) else None
-    return str(details["version"]) if isinstance(details, dict) and details.get("version") else None
 
 
 def _fast(models: LoadedModels, name: str) -> dict[str, Any]:
