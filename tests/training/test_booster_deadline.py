@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from adaptml.training.boosting import FIRST_ITERATIONS, BoosterRegressor, HGBClassifier, HGBRegressor, fit_deadline
+from adaptml.training.boosting import FIRST_ITERATIONS, BoosterRegressor, HGBClassifier, HGBRegressor
+from adaptml.training.deadline import fit_deadline
 
 
 @pytest.fixture(autouse=True)

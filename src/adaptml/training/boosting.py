@@ -5,18 +5,16 @@ trees when that slice stops improving, then refits on all of them with that many
 to integers inside (XGBoost needs them) and expose ``classes_`` with the original labels. Every hyperparameter is a
 constructor argument (``None`` leaves the library's default), so ``get_params``, ``set_params`` and ``clone`` work.
 
-Inside ``fit_deadline`` a fit stops adding trees at the deadline and keeps the trees it has (a callback checks the
-clock after every tree); when the early-stopping probe runs out of time, the probe is the model. scikit-learn's
-HistGradientBoosting (``HGBClassifier``, ``HGBRegressor``) has no callback: it fits a first 100 iterations (its own
-default), then continues warm-started with as many as its measured seconds per iteration fit before the deadline."""
+Inside ``deadline.fit_deadline`` a fit stops adding trees at the deadline and keeps the trees it has (a callback
+checks the clock after every tree); when the early-stopping probe runs out of time, the probe is the model.
+scikit-learn's HistGradientBoosting (``HGBClassifier``, ``HGBRegressor``) has no callback: it fits a first 100
+iterations (its own default), then continues warm-started with as many as its measured seconds per iteration fit
+before the deadline."""
 
 from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -27,56 +25,14 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["BoosterClassifier", "BoosterRegressor", "HGBClassifier", "HGBRegressor", "deadline", "fit_deadline"]
+from adaptml.training.deadline import deadline, lightgbm_deadline, xgboost_deadline
+
+__all__ = ["BoosterClassifier", "BoosterRegressor", "HGBClassifier", "HGBRegressor"]
 
 MIN_ROWS_FOR_EARLY_STOPPING = 200
 SMALL_DATA_TREES = 100
 FIRST_ITERATIONS = 100  # HistGradientBoosting's first warm-start chunk: scikit-learn's default ``max_iter``
 MIN_MORE_ITERATIONS = 10  # fewer would cost more in re-binning the rows than they add
-_DEADLINE: ContextVar[float | None] = ContextVar("fit_deadline", default=None)
-
-
-@contextmanager
-def fit_deadline(at: float | None) -> Iterator[None]:
-    """Boosters fitted inside stop adding trees at ``at`` (epoch seconds, ``time.time()``); None: no deadline."""
-    token = _DEADLINE.set(at)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
-
-
-def deadline() -> float | None:
-    """The deadline of the fits running now (``fit_deadline``), None when there is none."""
-    return _DEADLINE.get()
-
-
-class _XGBoostDeadline:
-    """Stops XGBoost at the deadline (as an ``xgboost.callback.TrainingCallback``, built lazily: no import here)."""
-
-    @staticmethod
-    def make(at: float) -> Any:
-        import xgboost
-
-        class Stop(xgboost.callback.TrainingCallback):
-            def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-                return time.time() >= at
-
-        return Stop()
-
-
-def _lightgbm_deadline(at: float) -> Any:
-    """A LightGBM callback that stops at the deadline, keeping every tree so far."""
-    import lightgbm
-
-    def stop(env: Any) -> None:
-        if time.time() >= at:
-            raise lightgbm.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
-
-    stop.order = 40  # type: ignore[attr-defined]  # after early stopping's own check (order 30)
-    return stop
-
-
 # hyperparameters both libraries take, then each library's own; None leaves the library's default
 _SHARED = ("n_estimators", "learning_rate", "subsample", "colsample_bytree", "reg_lambda", "max_cat_to_onehot")
 _OWN = {
@@ -177,7 +133,7 @@ class _Booster(BaseEstimator):
         extra: dict[str, Any] = {"early_stopping_rounds": self.patience} if early_stopping else {}
         at = deadline()
         if at is not None:
-            extra["callbacks"] = [_XGBoostDeadline.make(at)]
+            extra["callbacks"] = [xgboost_deadline(at)]
         return cls(tree_method="hist", enable_categorical=True, **extra, **params)
 
     def _fit_library(self, model: Any, X: Any, y: np.ndarray, valid: tuple[Any, Any] | None = None) -> Any:  # noqa: N803
@@ -188,7 +144,7 @@ class _Booster(BaseEstimator):
         import lightgbm
 
         at = deadline()
-        callbacks = [_lightgbm_deadline(at)] if at is not None else []
+        callbacks = [lightgbm_deadline(at)] if at is not None else []
         if valid is None:
             return model.fit(X, y, callbacks=callbacks)
         stop = lightgbm.early_stopping(self.patience, verbose=False)

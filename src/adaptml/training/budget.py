@@ -14,7 +14,7 @@ tasks, as measured between the Train tasks, for every task still to come (on a l
 outside every stage). The first real model has nothing to be estimated from and always trains; every model, the first
 included, fits on the whole split first and then cross-validates in only as many folds as the time left affords
 (``affordable_folds``, at least two), so a model whose one fit turns out slow cannot spend the run on its folds, and
-every booster stops adding trees at the deadline (``boosting.fit_deadline``). Tuning gets only what is left over after
+every booster stops adding trees at the deadline (``deadline.fit_deadline``). Tuning gets only what is left over after
 the remaining models' estimates, and a configuration starts only when it is expected to end within that. On a large
 table (``zoo.LARGE_ROWS``) models plan two folds (``planned_folds``), and a booster that stops at its deadline is
 admitted in what is left when its estimate does not fit (``bounded_seconds``): estimates scaled from the floor's

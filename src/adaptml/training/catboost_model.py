@@ -23,7 +23,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from adaptml.training.boosting import MIN_ROWS_FOR_EARLY_STOPPING, SMALL_DATA_TREES, deadline, fit_deadline
+from adaptml.training.boosting import MIN_ROWS_FOR_EARLY_STOPPING, SMALL_DATA_TREES
+from adaptml.training.deadline import deadline, fit_deadline
 
 __all__ = ["CatBoostClassifier", "CatBoostRegressor", "fit_deadline"]
 

@@ -18,9 +18,9 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from adaptml.schema import Schema, SchemaCoercer
-from adaptml.training.boosting import fit_deadline
 from adaptml.training.budget import FINAL_FIT_SHARE, affordable_folds, planned_folds
 from adaptml.training.contention import is_busy
+from adaptml.training.deadline import fit_deadline
 from adaptml.training.evaluation import model_output, score
 from adaptml.training.features import ColumnSelector, FeaturePlan, derive_step, make_encoder
 from adaptml.training.portfolio import DEFAULT_CONFIG, candidates
@@ -114,7 +114,7 @@ def fit_model(
     """Tune (within the budget), cross-validate and fit one model on the training split.
 
     The folds are as many of ``cv_folds`` (fewer on a large table: ``budget.planned_folds``) as fit in what remains
-    of ``seconds_left`` after the final fit. The boosters stop adding trees at a deadline (``boosting.fit_deadline``):
+    of ``seconds_left`` after the final fit. The boosters stop adding trees at a deadline (``deadline.fit_deadline``):
     tuning and the final fit at ``FINAL_FIT_SHARE`` of ``seconds_left``, leaving room for two folds and the refit,
     the folds at its end; so one slow model cannot overrun the run.
     ``strategy`` "portfolio" tries the model's proven configurations in order (a model without one searches its

@@ -84,7 +84,7 @@ class ModelSpec:
     tuned_for: frozenset[str] = BOTH_TASKS
     iterations: Iterations | None = None
     cost: float = 1.0  # training time relative to the others, for the run's time budget (measured costs scale it)
-    stops_at_deadline: bool = False  # its fit stops adding trees at ``boosting.fit_deadline``, keeping what it has
+    stops_at_deadline: bool = False  # its fit stops adding trees at ``deadline.fit_deadline``, keeping what it has
     large: Mapping[str, Any] = field(default_factory=dict)  # over the defaults from ``LARGE_ROWS`` training rows on
 
     def params(self, task: str) -> dict[str, Any]:
