@@ -16,7 +16,7 @@ from adaptml.serving.settings import Environment, ServingSettings
 from adaptml.serving.state import app_state
 from adaptml.serving.store import ModelStore
 
-__all__ = ["production_app", "serve_command"]
+__all__ = ["batch_engine", "production_app", "serve_command"]
 
 
 def production_app(config: Config, environment: Environment) -> Flask:
@@ -29,7 +29,15 @@ def production_app(config: Config, environment: Environment) -> Flask:
     registry = Registry(settings.registry, settings.project, keys=settings.keys)
     cached = HostCachedStorage(registry.storage, registry.project_uri.join("versions"), host_cache_dir(settings))
     registry = Registry(settings.registry, settings.project, keys=settings.keys, storage=cached)
-    return create_app(settings, registry=registry, dask=DaskEngine(environment.dask_scheduler))
+    return create_app(settings, registry=registry, dask=batch_engine(settings, environment))
+
+
+def batch_engine(settings: ServingSettings, environment: Environment) -> DaskEngine | None:
+    """The Dask engine for batches of more than ``serving.dask_threshold`` rows; none when no request can be that
+    large (the threshold at or above ``serving.max_rows``), so no cluster is started and warmed for nothing."""
+    if settings.serving.dask_threshold >= settings.serving.max_rows:
+        return None
+    return DaskEngine(environment.dask_scheduler)
 
 
 def host_cache_dir(settings: ServingSettings) -> Path:
