@@ -159,3 +159,14 @@ def test_threads_split_the_rows_without_changing_a_sum() -> None:
     model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(x, y)
     many = np.repeat(x, 3, axis=0)
     np.testing.assert_array_equal(hgb_table(model).raw(many, threads=3), hgb_table(model).raw(many))
+
+
+def test_lightgbm_table_with_one_leaf_trees() -> None:
+    """Trees that could not split (one leaf each: a constant) are summed like any other."""
+    x, y = _data(classes=2)
+    settings = {"objective": "binary", "min_data_in_leaf": len(x), "verbose": -1, "num_threads": 1}
+    booster = lgb.train(settings, lgb.Dataset(x, label=y), num_boost_round=3)
+    table, transform = lightgbm_table(booster)
+    assert len(table.feature) == len(table.roots)  # (LightGBM stops after the first tree that cannot split)
+    probe = _probe_rows(x)
+    np.testing.assert_array_equal(transform(table.raw(probe)), booster.predict(probe))
