@@ -170,3 +170,40 @@ def test_lightgbm_table_with_one_leaf_trees() -> None:
     assert len(table.feature) == len(table.roots)  # (LightGBM stops after the first tree that cannot split)
     probe = _probe_rows(x)
     np.testing.assert_array_equal(transform(table.raw(probe)), booster.predict(probe))
+
+
+@pytest.mark.parametrize("base_score", np.linspace(0.02, 0.98, 49).round(4).tolist())
+def test_xgboost_logistic_base_margin_to_the_last_bit(base_score: float) -> None:
+    """The starting margin of a logistic model is XGBoost's ``-logf(1/p - 1)`` exactly (trees that add nothing)."""
+    x, y = _data(classes=2)
+    params = {"objective": "binary:logistic", "base_score": base_score, "eta": 0.0, "max_depth": 2, "nthread": 1}
+    booster = xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=2)
+    table, transform = xgboost_table(booster)
+    margin = booster.inplace_predict(x, predict_type="margin")
+    np.testing.assert_array_equal(table.raw(x).astype("float32").ravel(), margin)
+    np.testing.assert_array_equal(transform(table.raw(x)), booster.inplace_predict(x))
+
+
+def test_xgboost_table_stops_at_the_best_iteration() -> None:
+    """An early-stopped model predicts with the trees up to its best iteration, as its scikit-learn wrapper does."""
+    x, y = _data(classes=2)
+    model = xgb.XGBClassifier(n_estimators=60, early_stopping_rounds=3, max_depth=3, learning_rate=0.5, n_jobs=1)
+    model.fit(x[:300], y[:300], eval_set=[(x[300:], y[300:])], verbose=False)
+    assert model.best_iteration < 59
+    table, transform = xgboost_table(model.get_booster())
+    np.testing.assert_array_equal(transform(table.raw(x)), model.predict_proba(x)[:, 1])
+
+
+def test_lightgbm_table_refuses_a_square_root_target() -> None:
+    x, y = _data(classes=0)
+    settings = {"objective": "regression", "reg_sqrt": True, "verbose": -1, "num_threads": 1}
+    booster = lgb.train(settings, lgb.Dataset(x, label=np.abs(y)), num_boost_round=5)
+    with pytest.raises(CompileRefused, match="square root"):
+        lightgbm_table(booster)
+
+
+def test_a_matrix_narrower_than_the_splits_is_refused() -> None:
+    x, y = _data(classes=0)
+    table = hgb_table(HistGradientBoostingRegressor(max_iter=5).fit(x, y))
+    with pytest.raises(ValueError, match="columns"):
+        table.raw(x[:, :1])

@@ -3,8 +3,9 @@
 LightGBM's own rules, from its ``Tree::NumericalDecision`` and ``Tree::CategoricalDecision``: a number goes left
 when ``x <= threshold`` (doubles, as the text model writes them, exactly); a missing value goes the node's default
 way when the node's missing type is NaN, and is read as 0.0 when it is None; a category goes left when its bit is
-set in the node's bitset, and a missing, negative or unlisted one goes right. The raw score is the sum of every
-tree's leaf, tree by tree, in float64. Nodes whose missing type is Zero (``zero_as_missing``), linear trees, and
+set in the node's bitset, and a missing or unlisted one, or one that truncates to a negative number, goes right
+(here a code between -1 and 0 goes right too; the encoders write whole codes or NaN). The raw score is the sum of
+every tree's leaf, tree by tree, in float64. Nodes whose missing type is Zero (``zero_as_missing``), linear trees, and
 objectives other than those below are refused.
 """
 
@@ -62,6 +63,8 @@ def _softmax(raw: np.ndarray) -> np.ndarray:
 def _objective(text: str) -> Transform:
     """What ``Booster.predict`` returns from the raw scores, for the objective line of the text model."""
     name, *options = text.split()
+    if "sqrt" in options:  # reg_sqrt: trained on sqrt(y), predicts sign(x) * x^2
+        raise CompileRefused("LightGBM regression on the square root of the target (reg_sqrt)")
     settings = dict(option.split(":", 1) for option in options if ":" in option)
     if name == "binary":
         scale = float(settings.get("sigmoid", "1"))

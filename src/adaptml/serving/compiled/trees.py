@@ -120,6 +120,7 @@ def _pack(table: TreeTable) -> PackedTrees:
         values=np.ascontiguousarray(table.values[order], dtype=table.accumulate),
         roots=new[table.roots],
         depths=depths,
+        width=int(table.feature[~leaf].max()) + 1 if (~leaf).any() else 0,
     )
 
 

@@ -42,6 +42,7 @@ class PackedTrees:
     values: np.ndarray  # (nodes, outputs) in the accumulator's precision
     roots: np.ndarray  # int64 (trees,)
     depths: np.ndarray  # int64 (trees,): levels to the tree's deepest leaf
+    width: int  # columns the splits read: the data must have at least as many
 
 
 @njit(nogil=True, cache=True)
@@ -85,6 +86,8 @@ def _pool(threads: int) -> ThreadPoolExecutor:
 def walk_sum(packed: PackedTrees, data: np.ndarray, base: np.ndarray, *, strict: bool, threads: int = 1) -> np.ndarray:
     """Base plus every tree's leaf for each row of ``data`` (float64, C order): (rows, outputs), in the values'
     precision. ``threads`` > 1 splits the rows between that many threads (the sums are the same)."""
+    if data.ndim != 2 or data.shape[1] < packed.width:
+        raise ValueError(f"the trees read {packed.width} columns; the matrix has shape {data.shape}")
     out = np.empty((len(data), len(base)), dtype=packed.values.dtype)
     out[:] = base
     arrays = (packed.threshold, packed.left, packed.feature, packed.flags, packed.category_right, packed.values)
@@ -115,5 +118,6 @@ def warm() -> None:
             values=np.ones((1, 1), dtype=precision),
             roots=np.zeros(1, dtype="int64"),
             depths=np.zeros(1, dtype="int64"),
+            width=1,
         )
         walk_sum(leaf, data, np.zeros(1, dtype=precision), strict=False)

@@ -61,10 +61,19 @@ def _softmax(margin: np.ndarray) -> np.ndarray:
     return np.asarray(_softmax_rows(np.ascontiguousarray(margin, dtype="float32")))
 
 
+@njit(nogil=True, cache=True)
+def _logit(base):  # noqa: ANN001, ANN202
+    """XGBoost's ``ProbToMargin`` for the logistic objective on float32: ``-logf(1 / p - 1)``, with the C library's
+    ``logf`` (numpy's float32 log differs from it in the last bit for about one base score in six)."""
+    out = np.empty_like(base)
+    for i in range(base.shape[0]):
+        out[i] = -math.log(float32(1.0) / base[i] - float32(1.0))
+    return out
+
+
 def _base_margin(objective: str, base: np.ndarray) -> np.ndarray:
     if objective == "binary:logistic":
-        one = np.float32(1.0)
-        return -np.log(one / base.astype("float32") - one)
+        return np.asarray(_logit(np.ascontiguousarray(base, dtype="float32")))
     return base.astype("float32")
 
 
@@ -99,7 +108,8 @@ def _tree(tree: dict[str, Any], column: int, outputs: int) -> OneTree:
 
 
 def xgboost_table(booster: Any) -> tuple[TreeTable, Transform]:
-    """The booster's trees and the transform from margins to what ``inplace_predict`` returns."""
+    """The booster's trees and the transform from margins to what its scikit-learn wrapper's ``predict_proba`` and
+    ``predict`` return: with early stopping (a ``best_iteration``), the trees up to that iteration only."""
     learner = json.loads(bytes(booster.save_raw("json")))["learner"]
     objective = learner["objective"]["name"]
     booster_kind = learner["gradient_booster"]["name"]
@@ -113,7 +123,11 @@ def xgboost_table(booster: Any) -> tuple[TreeTable, Transform]:
     base = np.asarray(json.loads(params["base_score"].replace("E", "e")), dtype="float64").ravel()
     if base.size == 1 and outputs > 1:
         base = np.repeat(base, outputs)
-    trees = [_tree(tree, int(column), outputs) for tree, column in zip(model["trees"], model["tree_info"], strict=True)]
+    kept = len(model["trees"])
+    if booster.attr("best_iteration") is not None:
+        kept = int(model["iteration_indptr"][int(booster.attr("best_iteration")) + 1])
+    chosen = zip(model["trees"][:kept], model["tree_info"][:kept], strict=True)
+    trees = [_tree(tree, int(column), outputs) for tree, column in chosen]
     margin = _base_margin(objective, base)
     table = merge_trees(trees, margin, strict_less=True, as_float32=True, accumulate="float32")
     return table, OBJECTIVES[objective]
