@@ -60,8 +60,8 @@ RUN python3 -m venv --without-pip /opt/adaptml \
 FROM base AS runtime
 COPY --from=dependencies /opt/adaptml /opt/adaptml
 
-# ---- installed: adaptml itself, bytecode for what it imports, matplotlib's font cache, the compiled tree walk
-# (serving/compiled/walk.py, in NUMBA_CACHE_DIR), the configs, the user
+# ---- installed: adaptml itself, bytecode for what it imports, matplotlib's font cache, the compiled tree walk and
+# output transforms (serving/compiled, in NUMBA_CACHE_DIR), the configs, the user
 FROM runtime AS installed
 COPY --from=project /dist /tmp/dist
 COPY deploy/image/check_installed.py /tmp/dist/
@@ -69,7 +69,7 @@ RUN pip --python /opt/adaptml/bin/python install --no-cache-dir --no-index --no-
         /tmp/dist/adaptml-*.whl \
     && pip --python /opt/adaptml/bin/python check \
     && env -u PYTHONDONTWRITEBYTECODE python /tmp/dist/check_installed.py \
-    && python -c "from adaptml.serving.compiled.walk import warm; warm()" \
+    && python -c "from adaptml.serving.compiled.estimators import warm; warm()" \
     && chown -R adaptml:adaptml /home/adaptml \
     && rm -rf /tmp/dist /tmp/adaptml-runtime
 WORKDIR /app

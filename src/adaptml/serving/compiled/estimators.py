@@ -27,6 +27,7 @@ from sklearn.ensemble import (
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge, RidgeCV
 from sklearn.utils.extmath import softmax
 
+from adaptml.serving.compiled import lightgbm_trees, walk, xgboost_trees
 from adaptml.serving.compiled.columns import CompileRefused
 from adaptml.serving.compiled.encoders import Encoded, category_codes
 from adaptml.serving.compiled.lightgbm_trees import lightgbm_table
@@ -35,7 +36,7 @@ from adaptml.serving.compiled.xgboost_trees import xgboost_table
 from adaptml.serving.threads import batch_threads
 from adaptml.training.boosting import BoosterClassifier, BoosterRegressor, HGBClassifier, HGBRegressor
 
-__all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator"]
+__all__ = ["TABLE_ROWS", "Output", "Scorer", "compile_estimator", "warm"]
 
 Output = tuple[np.ndarray, np.ndarray | None]
 LINEAR_REGRESSORS = (Ridge, RidgeCV, LinearRegression, Lasso, ElasticNet)
@@ -221,3 +222,11 @@ def compile_estimator(model: Any, encoded: Encoded) -> Scorer:
     if kind in (DummyRegressor, DummyClassifier):
         return _dummy(model)
     raise CompileRefused(f"unknown estimator {kind.__name__}")
+
+
+def warm() -> None:
+    """Compile every numba loop the scorers use (the tree walk, the boosters' output transforms) now: the image
+    build runs this, so its containers load them from ``NUMBA_CACHE_DIR`` instead of compiling on first load."""
+    walk.warm()
+    xgboost_trees.warm_transforms()
+    lightgbm_trees.warm_transforms()

@@ -21,7 +21,7 @@ from numba import njit
 from adaptml.serving.compiled.columns import CompileRefused
 from adaptml.serving.compiled.trees import CATEGORY_SLOTS, OneTree, TreeTable, merge_trees
 
-__all__ = ["lightgbm_table"]
+__all__ = ["lightgbm_table", "warm_transforms"]
 
 Transform = Callable[[np.ndarray], np.ndarray]
 CATEGORICAL_BIT, DEFAULT_LEFT_BIT = 1, 2
@@ -153,3 +153,9 @@ def lightgbm_table(booster: Any) -> tuple[TreeTable, Transform]:
         raise CompileRefused("LightGBM with trees per iteration unlike its classes")
     trees = [_tree(block, index % per_iteration, outputs) for index, block in enumerate(blocks)]
     return merge_trees(trees, np.zeros(outputs)), transform
+
+
+def warm_transforms() -> None:
+    """Compile the transforms now (the image build runs this with ``walk.warm``)."""
+    _sigmoid(np.zeros(1), 1.0)
+    _softmax(np.zeros((1, 2)))

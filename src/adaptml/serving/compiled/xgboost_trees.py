@@ -20,7 +20,7 @@ from numba import float32, njit
 from adaptml.serving.compiled.columns import CompileRefused
 from adaptml.serving.compiled.trees import CATEGORY_SLOTS, OneTree, TreeTable, merge_trees
 
-__all__ = ["xgboost_table"]
+__all__ = ["warm_transforms", "xgboost_table"]
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
@@ -131,3 +131,11 @@ def xgboost_table(booster: Any) -> tuple[TreeTable, Transform]:
     margin = _base_margin(objective, base)
     table = merge_trees(trees, margin, strict_less=True, as_float32=True, accumulate="float32")
     return table, OBJECTIVES[objective]
+
+
+def warm_transforms() -> None:
+    """Compile the transforms now (the image build runs this with ``walk.warm``)."""
+    margin = np.zeros((1, 2), dtype="float32")
+    _logistic(margin[:, 0])
+    _softmax(margin)
+    _logit(np.full(1, 0.5, dtype="float32"))
