@@ -249,3 +249,12 @@ def app(settings: ServingSettings, registry: Registry, published: Bundle, dask_e
 @pytest.fixture
 def client(app: Any) -> Any:
     return app.test_client()
+
+
+@pytest.fixture
+def classification_client(registry: Registry, settings_for: Any, classification_bundle: Bundle) -> Iterator[Any]:
+    """A test client of an app serving the classification bundle (no Dask engine)."""
+    registry.publish("v1", classification_bundle.files, classification_bundle.metadata)
+    app = create_app(settings_for(registry), registry=registry)
+    yield app.test_client()
+    app.extensions["adaptml"].store.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -18,8 +17,7 @@ import pandas as pd
 import pytest
 from tests.serving.conftest import frame_to_csv
 
-from adaptml.registry import Registry
-from adaptml.serving import api, create_app, streaming
+from adaptml.serving import api, streaming
 
 ROWS = 230
 
@@ -31,29 +29,21 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(streaming, "FRAME_BATCH_ROWS", 40)  # 7 rows, then six batches of 40 or fewer
 
 
-@pytest.fixture
-def classifier(registry: Registry, settings_for: Any, classification_bundle: Any) -> Iterator[Any]:
-    registry.publish("v1", classification_bundle.files, classification_bundle.metadata)
-    app = create_app(settings_for(registry), registry=registry)
-    yield app.test_client()
-    app.extensions["adaptml"].store.close()
-
-
 def _upload(client: Any, body: bytes, accept: str = "text/csv") -> Any:
     files = {"file": (io.BytesIO(body), "batch.csv", "text/csv")}
     return client.post("/api/v1/predict", data=files, content_type="multipart/form-data", headers={"Accept": accept})
 
 
 def test_a_multipart_csv_answered_as_csv_is_every_row_of_every_model_as_the_json_answer(
-    classifier, classification_bundle, small_batches
+    classification_client, classification_bundle, small_batches
 ):
     frame = classification_bundle.features.sample(ROWS, replace=True, random_state=5).reset_index(drop=True)
     body = frame_to_csv(frame)
-    answer = _upload(classifier, body)
+    answer = _upload(classification_client, body)
     assert answer.status_code == 200 and answer.mimetype == "text/csv" and answer.is_streamed
     assert answer.headers["X-Adaptml-Version"] == "v1"
     table = pd.read_csv(io.BytesIO(answer.get_data()))
-    rows = _upload(classifier, body, accept="application/json").get_json()["rows"]
+    rows = _upload(classification_client, body, accept="application/json").get_json()["rows"]
     assert len(table) == len(rows) == ROWS
     for info in classification_bundle.metadata["leaderboard"]:
         name = info["model"]

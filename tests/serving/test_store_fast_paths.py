@@ -42,15 +42,21 @@ def zoo_registry(storage, bucket, zoo: ZooVersion) -> Registry:
     return registry
 
 
+def _served(registry: Registry) -> tuple[ModelStore, Counting]:
+    """A store serving the registry's version with its fast paths derived, and the derivation it counts with."""
+    derive = Counting()
+    store = ModelStore(registry, derive=derive)
+    store.refresh()
+    assert store.wait_fast_paths(60)
+    return store, derive
+
+
 def _enabled(store: ModelStore) -> dict[str, bool]:
     return {m["name"]: m["fast_path"]["enabled"] for m in store.status()["models"]}
 
 
 def test_a_republished_version_carries_the_gated_fast_paths_without_deriving(zoo_registry, zoo):
-    derive = Counting()
-    store = ModelStore(zoo_registry, derive=derive)
-    store.refresh()
-    assert store.wait_fast_paths(60)
+    store, derive = _served(zoo_registry)
     first = store.current
     assert first is not None and first.fast_paths is not None and all(p.enabled for p in first.fast_paths.values())
     zoo_registry.publish("v2", zoo.files, zoo.metadata)
@@ -64,10 +70,7 @@ def test_a_republished_version_carries_the_gated_fast_paths_without_deriving(zoo
 
 
 def test_a_changed_model_switches_at_once_and_is_gated_again(zoo_registry, zoo):
-    derive = Counting()
-    store = ModelStore(zoo_registry, derive=derive)
-    store.refresh()
-    assert store.wait_fast_paths(60)
+    store, derive = _served(zoo_registry)
     first = store.current
     derive.release.clear()  # hold v2's derivation: the switch must not wait for it
     changed = {**zoo.files, "models/ridge.pkl": zoo.files["models/ridge.pkl"] + b"#v2"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +13,7 @@ import pandas as pd
 import pytest
 from tests.serving.conftest import frame_to_csv
 
-from adaptml.registry import Registry
-from adaptml.serving import create_app, csv_batches, limits
+from adaptml.serving import csv_batches, limits
 from adaptml.serving.target_metrics import TargetScorer, score_target
 from adaptml.training.task import TaskInfo
 
@@ -26,14 +24,6 @@ ROWS = 300
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(limits, "STREAM_BYTES", 1024)  # every body of a KiB or more is streamed
     monkeypatch.setattr(csv_batches, "BLOCK_BYTES", 2048)  # a few dozen rows per batch
-
-
-@pytest.fixture
-def classification_client(registry: Registry, settings_for: Any, classification_bundle: Any) -> Iterator[Any]:
-    registry.publish("v1", classification_bundle.files, classification_bundle.metadata)
-    app = create_app(settings_for(registry), registry=registry)
-    yield app.test_client()
-    app.extensions["adaptml"].store.close()
 
 
 def _streamed(client: Any, body: bytes) -> tuple[pd.DataFrame, list[str]]:
