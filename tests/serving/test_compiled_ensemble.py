@@ -18,7 +18,8 @@ from adaptml.serving.compiled.estimators import TABLE_ROWS
 from adaptml.serving.compiled.scorer import CompiledModel
 from adaptml.serving.loaded import LoadedModels, load_models
 from adaptml.serving.predict import predict_direct, prepare_input
-from adaptml.serving.state import _all_compiled
+from adaptml.serving.state import _all_compiled, _limits_threads
+from adaptml.serving.threads import THREADED_ROWS
 from adaptml.training import clean, fit_model, plan_features, resolve_task, split, target_labels
 from adaptml.training.ensemble import build_ensemble
 
@@ -85,3 +86,12 @@ def test_only_small_requests_of_compiled_models_skip_the_thread_limit(version):
     assert _all_compiled(models, 1, ["ridge", "ensemble"])
     assert not _all_compiled(models, 1, None)  # every model: CatBoost's pipeline may use its threads
     assert not _all_compiled(models, TABLE_ROWS + 1, ["ridge"])
+
+
+def test_an_in_process_batch_from_threaded_rows_may_use_every_core(version):
+    models, _, _ = version
+    assert _limits_threads(models, 10, None, dask_threshold=10)  # small: one thread
+    assert not _limits_threads(models, 1, ["ridge"], dask_threshold=10)  # compiled: no pool to limit
+    assert not _limits_threads(models, 11, None, dask_threshold=10)  # Dask's workers limit their own threads
+    assert _limits_threads(models, THREADED_ROWS - 1, None, dask_threshold=1_000_000)
+    assert not _limits_threads(models, THREADED_ROWS, None, dask_threshold=1_000_000)  # Dask off: a big batch

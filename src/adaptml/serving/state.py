@@ -15,7 +15,7 @@ from adaptml.serving.predict import BatchEngine, PredictionResult, predict_all
 from adaptml.serving.results_cache import ResultCache
 from adaptml.serving.settings import ServingSettings
 from adaptml.serving.store import ModelStore
-from adaptml.serving.threads import single_threaded
+from adaptml.serving.threads import THREADED_ROWS, single_threaded
 
 __all__ = ["EXTENSION", "VERSION_HEADER", "ServingState", "add_openapi_path", "app_state", "serving_state"]
 
@@ -36,11 +36,9 @@ class ServingState:
 
     def predict(self, models: LoadedModels, frame: Any, *, model_names: list[str] | None = None) -> PredictionResult:
         """Predict and count; small batches run single-threaded, since spinning up OpenMP/BLAS thread pools
-        costs more than a few rows take (and concurrent requests already use the cores). A request the compiled
-        paths serve entirely with their table walks uses no thread pool, so it skips limiting them."""
-        rows = len(frame)
-        small = rows <= self.settings.serving.dask_threshold and not _all_compiled(models, rows, model_names)
-        with single_threaded() if small else contextlib.nullcontext():
+        costs more than a few rows take (and concurrent requests already use the cores); see ``_limits_threads``."""
+        limit = _limits_threads(models, len(frame), model_names, self.settings.serving.dask_threshold)
+        with single_threaded() if limit else contextlib.nullcontext():
             result = predict_all(
                 models,
                 frame,
@@ -50,6 +48,14 @@ class ServingState:
             )
         self.metrics.observe(result)
         return result
+
+
+def _limits_threads(models: LoadedModels, rows: int, model_names: list[str] | None, dask_threshold: int) -> bool:
+    """Whether a request of ``rows`` rows runs with one library thread: a batch small enough to stay in-process and
+    below ``THREADED_ROWS`` (a larger in-process batch, with Dask off, may use every core), unless the compiled paths
+    serve it entirely without thread pools."""
+    small = rows <= dask_threshold and rows < THREADED_ROWS
+    return small and not _all_compiled(models, rows, model_names)
 
 
 def _all_compiled(models: LoadedModels, rows: int, model_names: list[str] | None) -> bool:
