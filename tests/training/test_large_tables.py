@@ -70,7 +70,7 @@ def test_a_large_table_plans_two_folds_and_a_small_one_its_configured_folds() ->
     assert planned_folds(2, 10 * LARGE_ROWS) == 2
 
 
-def test_a_deadline_bound_booster_on_a_large_table_trains_in_what_is_left() -> None:
+def test_a_deadline_bound_booster_trains_in_what_is_left() -> None:
     budget = Budget(60.0, started=0.0)
     floor = [Measured(8.0, 0.5)]
 

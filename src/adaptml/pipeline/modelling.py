@@ -31,7 +31,7 @@ from adaptml.training.importance import TIME_LIMIT as IMPORTANCE_SECONDS
 from adaptml.training.importance import held_out_importance
 from adaptml.training.packaging import leaderboard_records
 from adaptml.training.task import TaskInfo
-from adaptml.training.zoo import ENSEMBLE, FLOOR, LARGE_ROWS, spec
+from adaptml.training.zoo import ENSEMBLE, FLOOR, spec
 
 __all__ = ["REFIT_DECISION", "Ensemble", "Evaluate", "Train", "evaluated_tasks", "plan_of"]
 
@@ -147,7 +147,7 @@ class Train(Stage):
             tuning_cap=cfg.tuning.cap_seconds(bounded=plan.budget.bounded),
             scoring_seconds=float(np.median(scoring)) if scoring else 0.0,
             task_seconds=max(0.0, time.time() - max(finished)) if finished else 0.0,
-            stops_at_deadline=spec(name).stops_at_deadline and rows >= LARGE_ROWS,
+            stops_at_deadline=spec(name).stops_at_deadline,
         )
 
 
