@@ -25,6 +25,7 @@ import psutil
 import pytest
 import requests
 import yaml
+from tests.reliability.faults import wait_until
 
 from adaptml.registry import Registry
 from adaptml.reload.local import run_local
@@ -179,17 +180,6 @@ def _publish_v2_under_load(served: Served, registry: Registry) -> tuple[float, f
     return started, published, counts, statuses
 
 
-def _wait_notifications_configured(storage: Any, bucket: str, timeout: float = 60.0) -> None:
-    """Until the runner has pointed ``bucket``'s notifications at its queue (a fixed sleep lost that race on a
-    loaded machine: v2 was published before, and no event came)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if storage.client.get_bucket_notification_configuration(Bucket=bucket).get("QueueConfigurations"):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"the reload runner did not configure notifications of {bucket} in {timeout:g} s")
-
-
 def test_switch_through_the_notification_path(registry, storage, bucket, tmp_path, handler_env):
     with _gunicorn(registry, tmp_path, poll_seconds=0) as served:
         handler_env([served.url])
@@ -209,7 +199,14 @@ def test_switch_through_the_notification_path(registry, storage, bucket, tmp_pat
         )
         runner.start()
         try:
-            _wait_notifications_configured(storage, bucket)  # a publish before that would send no event
+            # until the runner has pointed the bucket's notifications at its queue: v2 published before that
+            # sends no event (a fixed 1 s sleep lost that race on a loaded machine)
+            notifications = storage.client.get_bucket_notification_configuration
+            wait_until(
+                lambda: bool(notifications(Bucket=bucket).get("QueueConfigurations")),
+                60,
+                what=f"the reload runner to configure notifications of {bucket}",
+            )
             started, published, counts, statuses = _publish_v2_under_load(served, registry)
         finally:
             stop.set()
